@@ -1,0 +1,58 @@
+"""Where things are: the current workspace's root and the kit's own resources (template, notebooks)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+WORKSPACE_ENV = "EIG_WORKSPACE"
+
+
+def is_workspace(folder: Path) -> bool:
+    """True when ``folder`` holds a ``pyproject.toml`` with a ``[tool.eig]`` table (a baked défi workspace)."""
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    try:
+        return "eig" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def workspace_root(start: Path | str | None = None) -> Path | None:
+    """Return the défi workspace containing ``start`` (default: ``$EIG_WORKSPACE``, else the current folder).
+
+    Walks up the folders until one :func:`is_workspace`; returns ``None`` outside any workspace.
+    """
+    if start is None and os.environ.get(WORKSPACE_ENV):
+        return Path(os.environ[WORKSPACE_ENV]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if is_workspace(folder):
+            return folder
+    return None
+
+
+def kit_root() -> Path:
+    """Return the folder that holds the kit's ``cookiecutter.json``, ``template/`` and ``notebooks/``.
+
+    In a wheel they travel inside the package (``eigkit/_kit``); in a source checkout (editable install)
+    they are at the repository's top level.
+    """
+    package = Path(__file__).resolve().parent
+    bundled = package / "_kit"
+    if (bundled / "template").is_dir():
+        return bundled
+    checkout = package.parent.parent
+    if (checkout / "template").is_dir():
+        return checkout
+    raise FileNotFoundError(
+        f"The kit's template was not found next to {package}: reinstall eig-kit (pip install eig-kit)."
+    )
+
+
+def kit_checkout() -> Path | None:
+    """Return the kit's git checkout when eigkit runs from one (editable install), else ``None``."""
+    root = kit_root()
+    return root if (root / ".git").exists() else None
