@@ -10,7 +10,7 @@ WORKSPACE_ENV = "EIG_WORKSPACE"
 
 
 def is_workspace(folder: Path) -> bool:
-    """True when ``folder`` holds a ``pyproject.toml`` with a ``[tool.eig]`` table (a baked défi workspace)."""
+    """True when ``folder`` holds a ``pyproject.toml`` with a ``[tool.eig]`` table (a défi workspace)."""
     pyproject = folder / "pyproject.toml"
     if not pyproject.is_file():
         return False
