@@ -1,0 +1,42 @@
+"""Verified, cached, offline-capable loaders for the défis' open data (data.gouv.fr).
+
+Public API (``from eigkit import data``):
+
+- ``data.datasets()`` -> DataFrame of the catalogue: name, title, publisher, datagouv_dataset, url, licence,
+  years, has_sample, sample_kind (``real`` / ``synthetic`` / ``real 2018; synthetic 2019``), sample_years,
+  format.
+- ``data.load(name, *, year=None, source="remote"|"cache"|"sample", refresh=False, **filters)`` -> DataFrame.
+  Filters: ``year=2018`` or ``years=[2018, 2019]`` (BAAC tables, sdis.interventions, secmar.operations,
+  ccomptes.publications); ``dep="59"`` or ``departements=["2A", "971"]`` (baac.caracteristiques, radars,
+  sdis.interventions, secmar.operations, geo.departements). Unknown filters raise DataError.
+- ``data.read(name, path)`` -> DataFrame: parse + normalise ONE file as published (no network).
+- ``data.fetch(name, *, year=None, refresh=False)`` -> Path of the verified download in the cache.
+- ``data.labels(family, column)`` -> ``{code: label}``: ``labels("baac", "grav")`` (ONISR codebook; codes are
+  canonical strings as the loaders write them: ``frame["grav"].map(data.labels("baac", "grav"))``),
+  ``labels("secmar", "evenement")`` (SECMAR code tables). ``data.label_of(family, column, code)`` for
+  one code.
+- ``data.plot_choropleth(ax, frame, values, *, cmap="viridis", overseas="inset", ...)``: draws
+  ``data.load("geo.departements", source="sample")`` (columns ``code``, ``nom``, ``rings``, ``lon``, ``lat``,
+  ``outre_mer``) with matplotlib alone; ``values`` is a Series/mapping indexed by département code or a
+  column name.
+- ``data.DataError`` (a ValueError): every refusal, with the file, the column and what to do.
+
+Datasets: baac.caracteristiques, baac.lieux, baac.vehicules, baac.usagers, radars, sdis.interventions,
+secmar.operations, secmar.flotteurs, secmar.resultats_humain, secmar.operations_stats, geo.departements,
+geo.regions, ccomptes.publications. Samples of baac.caracteristiques and baac.usagers are SYNTHETIC (see
+``samples/PROVENANCE.md``); all other samples are real extracts.
+
+Environment: ``EIG_DATA_DIR`` (cache folder), ``EIG_DATA_LOCK`` (lock file; default
+``<workspace>/data.lock``),
+``EIG_DATAGOUV_API`` (API v1 base URL), ``EIG_DATA_TIMEOUT`` (seconds), ``EIG_DATA_USAGE`` (usage log).
+"""
+
+from __future__ import annotations
+
+from eigkit.data.errors import DataError
+from eigkit.data.geo import plot_choropleth
+from eigkit.data.labels import label_of, labels
+from eigkit.data.loading import fetch, load, read
+from eigkit.data.registry import datasets
+
+__all__ = ["DataError", "datasets", "fetch", "label_of", "labels", "load", "plot_choropleth", "read"]

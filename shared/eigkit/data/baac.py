@@ -1,0 +1,278 @@
+"""ONISR road-accident tables (BAAC): one normalised schema whatever the year the file was published.
+
+Eras told apart by the header: before 2019 (``,`` or tab, Latin-1, two-digit ``an``, ``hrmn`` HHMM,
+``lat``/``long`` as integers x 100000, ``dep`` on 3 digits, ``com`` on 3 digits, ``gps``, ``secu``, ``env1``)
+and from 2019 (``;``, quoted, UTF-8, decimal commas, ``id_vehicule``, ``secu1-3``, ``vma``; the key is
+``Accident_Id`` in 2022).
+Codes become categoricals of canonical strings (``'07'`` -> ``'7'``, ``' -1'`` -> ``'-1'``), see
+:func:`eigkit.data.labels`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eigkit.data.columns import as_category, as_code, as_float, as_int, as_text, require_columns
+from eigkit.data.errors import DataError
+from eigkit.data.sniff import CsvFormat, read_text_table
+
+NORMALISER_VERSION = "baac-1"
+TABLES = ("caracteristiques", "lieux", "vehicules", "usagers")
+_KEY = re.compile(r"\d{12}")
+_RESAVED = "The file looks re-saved by a spreadsheet (Excel, LibreOffice): download the original file again."
+
+#: normalised columns of each table, in order (columns absent from an era are NA)
+SCHEMA = {
+    "caracteristiques": [
+        "num_acc", "an", "mois", "jour", "hrmn", "datetime", "lum", "agg", "int", "atm", "col",
+        "dep", "com", "adr", "lat", "long", "gps",
+    ],
+    "lieux": [
+        "num_acc", "an", "catr", "voie", "v1", "v2", "circ", "nbv", "pr", "pr1", "vosp", "prof", "plan",
+        "lartpc", "larrout", "surf", "infra", "situ", "env1", "vma",
+    ],
+    "vehicules": [
+        "num_acc", "an", "id_vehicule", "num_veh", "senc", "catv", "obs", "obsm", "choc", "manv",
+        "motor", "occutc",
+    ],
+    "usagers": [
+        "num_acc", "an", "id_usager", "id_vehicule", "num_veh", "place", "catu", "grav", "sexe", "an_nais",
+        "trajet", "secu", "secu1", "secu2", "secu3", "locp", "actp", "etatp",
+    ],
+}  # fmt: skip
+CODES = {
+    "caracteristiques": ["lum", "agg", "int", "atm", "col"],
+    "lieux": ["catr", "circ", "vosp", "prof", "plan", "surf", "infra", "situ", "env1"],
+    "vehicules": ["senc", "catv", "obs", "obsm", "choc", "manv", "motor"],
+    "usagers": [
+        "place",
+        "catu",
+        "grav",
+        "sexe",
+        "trajet",
+        "secu1",
+        "secu2",
+        "secu3",
+        "locp",
+        "actp",
+        "etatp",
+    ],
+}
+INTEGERS = {
+    "lieux": {"nbv": "Int8", "vma": "Int16"},
+    "vehicules": {"occutc": "Int16"},
+    "usagers": {"an_nais": "Int16"},
+}
+DECIMALS = {"lieux": ["lartpc", "larrout"]}
+
+
+def detect_table(columns: list[str]) -> str:
+    """Which BAAC table a header belongs to."""
+    names = set(columns)
+    if {"hrmn", "lum"} <= names:
+        return "caracteristiques"
+    if {"catr", "circ"} <= names:
+        return "lieux"
+    if {"catv", "num_veh"} <= names:
+        return "vehicules"
+    if {"catu", "grav"} <= names:
+        return "usagers"
+    raise DataError(f"not a BAAC table: header {', '.join(columns[:10])}")
+
+
+def is_post2019(table: str, columns: list[str]) -> bool:
+    """True for the 2019+ layout of ``table``."""
+    marker = {"caracteristiques": "gps", "lieux": "env1", "vehicules": "id_vehicule", "usagers": "secu"}[
+        table
+    ]
+    present = marker in columns
+    return not present if table in ("caracteristiques", "lieux", "usagers") else present
+
+
+def read(table: str, path: Path) -> pd.DataFrame:
+    """Parse and normalise one BAAC file of ``table`` (any year); :class:`DataError` on a damaged file."""
+    raw, fmt = read_text_table(path)
+    raw.columns = [column.lower() for column in raw.columns]
+    key = "accident_id" if "accident_id" in raw.columns else "num_acc"
+    require_columns(raw, [key], path=path, what=f"BAAC {table}")
+    try:
+        found = detect_table(list(raw.columns))
+    except DataError as error:
+        raise DataError(f"{path}: {error}. Check that the file matches the dataset baac.{table}.") from None
+    if found != table:
+        raise DataError(
+            f"{path}: this is a BAAC {found!r} file, not {table!r}: use data.read('baac.{found}', ...)."
+        )
+    post2019 = is_post2019(table, list(raw.columns))
+    _refuse_damaged(raw, key, fmt, post2019=post2019, path=path)
+    out = pd.DataFrame(index=raw.index)
+    out["num_acc"] = raw[key].astype("str")
+    out["an"] = pd.Series(out["num_acc"].str.slice(0, 4).astype("int16"), index=raw.index)
+    if table == "caracteristiques":
+        _caracteristiques(raw, out, post2019=post2019, path=path)
+    for column in CODES[table]:
+        if column in raw.columns:
+            out[column] = as_code(raw[column], path=path, column=column)
+    for column, dtype in INTEGERS.get(table, {}).items():
+        if column in raw.columns:
+            out[column] = as_int(raw[column], path=path, column=column, dtype=dtype)
+    for column in DECIMALS.get(table, []):
+        if column in raw.columns:
+            out[column] = as_float(raw[column], path=path, column=column)
+    for column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu", "id_usager"):
+        if column in raw.columns and column in SCHEMA[table]:
+            out[column] = as_category(raw[column])
+    if "id_vehicule" in raw.columns:
+        out["id_vehicule"] = as_category(raw["id_vehicule"].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+    return _conform(out, table)
+
+
+def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
+    for column in SCHEMA[table]:
+        if column not in out.columns:
+            if column in CODES[table] or column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu"):
+                out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
+            elif column in INTEGERS.get(table, {}):
+                out[column] = pd.Series(pd.NA, index=out.index, dtype=INTEGERS[table][column])
+            elif column in DECIMALS.get(table, []):
+                out[column] = np.nan
+            else:
+                out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
+    return out[SCHEMA[table]]
+
+
+def _refuse_damaged(raw: pd.DataFrame, key: str, fmt: CsvFormat, *, post2019: bool, path: Path) -> None:
+    keys = raw[key]
+    bad = ~keys.str.fullmatch(_KEY)
+    if bad.any():
+        example = keys[bad].iloc[0]
+        hint = (
+            _RESAVED
+            if re.search(r"[Ee][+-]?\d|[.,]", str(example))
+            else "Check the file is the published one."
+        )
+        raise DataError(
+            f"{path}: column {key!r} holds {example!r} where a 12-digit accident number is expected "
+            f"(row {int(np.flatnonzero(bad.to_numpy())[0]) + 2}). {hint}"
+        )
+    if post2019 and fmt.separator != ";":
+        raise DataError(
+            f"{path}: a BAAC file of the 2019+ layout must be ';' separated but this one is "
+            f"{fmt.describe()}. " + _RESAVED
+        )
+
+
+def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, path: Path) -> None:
+    require_columns(
+        raw, ["an", "mois", "jour", "hrmn", "dep", "com", "lat", "long"], path=path, what="caracteristiques"
+    )
+    year = as_int(raw["an"], path=path, column="an", dtype="Int16")
+    out["an"] = year.where(year >= 100, year + 2000).astype("Int16")
+    out["mois"] = as_int(raw["mois"], path=path, column="mois", dtype="Int8")
+    out["jour"] = as_int(raw["jour"], path=path, column="jour", dtype="Int8")
+    if not out["mois"].dropna().between(1, 12).all() or not out["jour"].dropna().between(1, 31).all():
+        raise DataError(
+            f"{path}: columns 'mois'/'jour' hold values outside 1-12/1-31: the columns look shifted."
+        )
+    hour, minute = _hour_minute(raw["hrmn"], path=path)
+    out["hrmn"] = as_category(
+        pd.Series(
+            [f"{h:02d}:{m:02d}" if h >= 0 else "" for h, m in zip(hour, minute, strict=True)], dtype="str"
+        )
+    )
+    parts = pd.DataFrame({"year": out["an"], "month": out["mois"], "day": out["jour"]}).astype("float64")
+    parts["hour"] = np.where(hour >= 0, hour, np.nan)
+    parts["minute"] = np.where(minute >= 0, minute, np.nan)
+    out["datetime"] = pd.to_datetime(parts, errors="coerce")
+    out["dep"] = as_category(_departement(raw["dep"], post2019=post2019, path=path))
+    out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
+    out["adr"] = (
+        as_text(raw["adr"]) if "adr" in raw.columns else pd.Series(None, index=raw.index, dtype="str")
+    )
+    for column, limit in (("lat", 90), ("long", 180)):
+        out[column] = _coordinate(raw[column], post2019=post2019, path=path, column=column, limit=limit)
+    if "gps" in raw.columns:
+        out["gps"] = as_code(raw["gps"], path=path, column="gps")
+
+
+def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(series.str.strip())
+    hours, minutes = [], []
+    for value in uniques:
+        text = str(value).replace(":", "") if ":" in str(value) else str(value).zfill(4)
+        if not text.isdigit() or len(text) != 4 or int(text[:2]) > 23 or int(text[2:]) > 59:
+            if value in ("", "nan"):
+                hours.append(-1)
+                minutes.append(-1)
+                continue
+            raise DataError(f"{path}: column 'hrmn' holds {value!r}, not an hour (HHMM or HH:MM).")
+        hours.append(int(text[:2]))
+        minutes.append(int(text[2:]))
+    hours_array, minutes_array = np.array([*hours, -1]), np.array([*minutes, -1])
+    return hours_array[codes], minutes_array[codes]
+
+
+def departement_code(value: str, *, post2019: bool) -> str | None:
+    """INSEE département code: pre-2019 ``'590'`` -> ``'59'``, ``'201'`` -> ``'2A'``; 2019+ ``'1'`` ->
+    ``'01'``."""
+    text = value.strip().upper()
+    if not text:
+        return None
+    if not post2019 and len(text) == 3 and text.isdigit():
+        if text in ("201", "202"):
+            return {"201": "2A", "202": "2B"}[text]
+        return text if text.startswith("97") else text[:2]
+    return text.zfill(2) if text.isdigit() and len(text) < 2 else text
+
+
+def _departement(series: pd.Series, *, post2019: bool, path: Path) -> pd.Series:
+    codes, uniques = pd.factorize(series)
+    converted = [departement_code(str(value), post2019=post2019) for value in uniques]
+    for raw_value, value in zip(uniques, converted, strict=True):
+        if value is not None and not re.fullmatch(r"\d{2}|2[AB]|97\d", value):
+            raise DataError(
+                f"{path}: column 'dep' holds {raw_value!r}, not a département code. The columns look shifted "
+                "or the file was re-saved by a spreadsheet: download the original file again."
+            )
+    return pd.Series(np.array([*converted, None], dtype=object)[codes], index=series.index, dtype="str")
+
+
+def _commune(series: pd.Series, dep: pd.Series, *, post2019: bool) -> pd.Series:
+    com = series.str.strip()
+    if post2019:
+        return com.where(~com.str.fullmatch(r"\d{1,4}"), com.str.zfill(5))
+    inside = com.str.zfill(3)
+    overseas = dep.str.len() == 3
+    code = (dep.str.slice(0, 2) + inside).where(~overseas, dep + inside.str.slice(1, 3))
+    return code.where(com != "", None)
+
+
+def _coordinate(series: pd.Series, *, post2019: bool, path: Path, column: str, limit: int) -> pd.Series:
+    text = series.str.strip()
+    if post2019:
+        values = as_float(text, path=path, column=column)
+        filled = text[text.str.contains(",", regex=False)]
+        decimals = filled.str.split(",").str[1].str.len()
+        if len(decimals) >= 5 and decimals.median() <= 3:
+            raise DataError(
+                f"{path}: column {column!r} holds coordinates cut to {int(decimals.median())} decimals "
+                f"(e.g. {filled.iloc[0]!r}); the published files carry about 10. " + _RESAVED
+            )
+    else:
+        if text.str.contains(r"[.,Ee]", regex=True).any():
+            example = text[text.str.contains(r"[.,Ee]", regex=True)].iloc[0]
+            raise DataError(
+                f"{path}: column {column!r} holds {example!r}; before 2019 coordinates are integers x "
+                "100000. " + _RESAVED
+            )
+        values = as_float(text, path=path, column=column, decimal_comma=False) / 100000.0
+        values = values.where(values != 0)
+    if (values.abs() > limit).any():
+        raise DataError(
+            f"{path}: column {column!r} holds values beyond ±{limit} degrees: columns look shifted."
+        )
+    return values

@@ -1,0 +1,148 @@
+"""Column converters shared by the family readers: codes as categoricals, integers, decimals, concatenation.
+
+They work on the unique values of a column (``pandas.factorize``) so that large tables stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from eigkit.data.errors import DataError
+
+#: cell values that mean "no value" in the published files
+NA_TOKENS = frozenset({"", "N/A", "NA", "N.C.", "NC", "nan", "NaN", "null", "NULL", "None", "-", "."})
+_INT = re.compile(r"-?\d+")
+_SPACES = str.maketrans("", "", " \u00a0\u202f")
+
+
+def _map_uniques(series: pd.Series, convert: Callable[[str], object]) -> tuple[np.ndarray, list]:
+    """Factorize ``series`` and convert each unique value once; return (codes, converted uniques)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, [convert(str(value)) for value in uniques]
+
+
+def canonical_code(value: str) -> str | None:
+    """``' 07'`` -> ``'7'``, ``'-1'`` -> ``'-1'``, ``'A'`` -> ``'A'``, ``''``/``'N/A'`` -> ``None``."""
+    text = value.strip()
+    if text in NA_TOKENS:
+        return None
+    if _INT.fullmatch(text):
+        return str(int(text))
+    return text
+
+
+def _sort_key(code: str) -> tuple[int, float, str]:
+    return (0, int(code), "") if _INT.fullmatch(code) else (1, 0, code)
+
+
+def as_code(series: pd.Series, *, path: Path | str, column: str, max_length: int = 3) -> pd.Categorical:
+    """Codes in one representation across years (``'07'`` and ``'7'`` -> ``'7'``) as a categorical.
+
+    A value longer than ``max_length`` means the columns are shifted: :class:`DataError`.
+    """
+    codes, canon = _map_uniques(series, canonical_code)
+    for value in canon:
+        if value is not None and len(value) > max_length:
+            raise DataError(
+                f"{path}: column {column!r} holds {value!r} where a short code is expected. The columns look "
+                "shifted (a file re-saved by a spreadsheet?): download the original file again."
+            )
+    categories = sorted({value for value in canon if value is not None}, key=_sort_key)
+    position = {value: index for index, value in enumerate(categories)}
+    mapping = np.array([position.get(value, -1) if value is not None else -1 for value in canon] + [-1])
+    return pd.Categorical.from_codes(mapping[codes], categories=pd.Index(categories, dtype="str"))
+
+
+def as_category(series: pd.Series) -> pd.Categorical:
+    """Free text with few distinct values as a categorical (stripped; NA tokens -> NA)."""
+    codes, canon = _map_uniques(series, lambda value: None if value.strip() in NA_TOKENS else value.strip())
+    categories = sorted({value for value in canon if value is not None})
+    position = {value: index for index, value in enumerate(categories)}
+    mapping = np.array([position.get(value, -1) if value is not None else -1 for value in canon] + [-1])
+    return pd.Categorical.from_codes(mapping[codes], categories=pd.Index(categories, dtype="str"))
+
+
+def _parse_number(value: str, *, decimal_comma: bool) -> float | None:
+    text = value.strip().translate(_SPACES)
+    if text in NA_TOKENS:
+        return None
+    if decimal_comma:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")  # marks an unparsable value (None marks an empty one)
+
+
+def _numbers(series: pd.Series, *, path: Path | str, column: str, decimal_comma: bool) -> np.ndarray:
+    codes, values = _map_uniques(series, lambda value: _parse_number(value, decimal_comma=decimal_comma))
+    uniques = pd.unique(series)
+    for raw, value in zip(uniques, values, strict=True):
+        if value is not None and np.isnan(value):
+            hint = (
+                " The value is in scientific notation: the file was re-saved by a spreadsheet;"
+                if "E+" in str(raw).upper()
+                else ""
+            )
+            raise DataError(
+                f"{path}: column {column!r} holds {raw!r} where a number is expected.{hint} download the "
+                "original file again, or check that the file matches the dataset."
+            )
+    table = np.array([np.nan if value is None else value for value in values] + [np.nan], dtype="float64")
+    return table[codes]
+
+
+def as_int(series: pd.Series, *, path: Path | str, column: str, dtype: str = "Int32") -> pd.Series:
+    """Integers written with thousands separators (space, no-break space) -> nullable ``dtype``."""
+    values = _numbers(series, path=path, column=column, decimal_comma=False)
+    if np.any(~np.isnan(values) & (values != np.round(values))):
+        raise DataError(f"{path}: column {column!r} holds decimals where whole numbers are expected.")
+    return pd.Series(values, index=series.index).round().astype(dtype)
+
+
+def as_float(series: pd.Series, *, path: Path | str, column: str, decimal_comma: bool = True) -> pd.Series:
+    """Decimals (decimal comma accepted) -> float64 with NaN for empty cells."""
+    return pd.Series(
+        _numbers(series, path=path, column=column, decimal_comma=decimal_comma), index=series.index
+    )
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """Free text, stripped, empty or ``N/A`` -> NA (pandas ``str`` dtype)."""
+    stripped = series.astype("str").str.strip()
+    return stripped.where(~stripped.isin(["", "N/A"]), None).astype("str")
+
+
+def require_columns(frame: pd.DataFrame, required: Iterable[str], *, path: Path | str, what: str) -> None:
+    """Raise :class:`DataError` naming the missing columns of a ``what`` file."""
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: not a {what} file: column(s) {', '.join(map(repr, missing))} missing (found: "
+            f"{', '.join(map(str, frame.columns[:12]))}). Check that the file matches the dataset name."
+        )
+
+
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate normalised frames, keeping categorical columns categorical (union of categories)."""
+    frames = [frame for frame in frames if frame is not None]
+    if len(frames) == 1:
+        return frames[0]
+    if not frames:
+        return pd.DataFrame()
+    aligned = [frame.copy() for frame in frames]
+    for column in aligned[0].columns:
+        parts = [frame[column] for frame in aligned if column in frame.columns]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            union = union_categoricals([part.array for part in parts], sort_categories=False)
+            categories = sorted(union.categories, key=lambda value: _sort_key(str(value)))
+            for frame in aligned:
+                if column in frame.columns:
+                    frame[column] = frame[column].cat.set_categories(categories)
+    return pd.concat(aligned, ignore_index=True)
