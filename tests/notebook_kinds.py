@@ -1,0 +1,185 @@
+"""Run a défi kind's notebooks the way a baked workspace's CI does, for the kinds' tests.
+
+Given a kind, :func:`make_workspace` lays out a minimal défi workspace in a folder (``pyproject.toml`` with
+``[tool.eig]``, the kind's notebooks in ``notebooks/``, its params files in ``params/``), :func:`run_kind`
+executes every notebook with the CI parameters and :func:`nbval_check` re-runs the executed notebooks under
+nbval (real kernels) and compares their outputs.
+
+The kit's runner (``eigkit.run`` / ``eigkit.runner.check``) is used when it is importable; otherwise papermill's
+Python API and a ``pytest --nbval`` subprocess do the same job, so that the kinds can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import eigkit
+from eigkit.paths import kit_root
+
+IMAGE_TYPES = ("image/svg+xml", "image/png")
+
+
+@dataclass
+class KindRun:
+    """The outcome of running one kind's notebooks in a workspace."""
+
+    kind: str
+    workspace: Path
+    executed: dict[str, Path] = field(default_factory=dict)  # notebook stem -> executed notebook
+    seconds: float = 0.0
+
+    def notebook(self, stem: str) -> dict[str, Any]:
+        """The executed notebook ``stem`` as JSON."""
+        return json.loads(self.executed[stem].read_text(encoding="utf-8"))
+
+
+def kind_folder(kind: str) -> Path:
+    """The kit's folder of ``kind`` (``notebooks/<kind>``); fails clearly when the kind has none."""
+    folder = kit_root() / "notebooks" / kind
+    if not any(folder.glob("*.ipynb")):
+        raise FileNotFoundError(f"{folder}: no notebook for kind {kind!r}")
+    return folder
+
+
+def make_workspace(kind: str, folder: Path) -> Path:
+    """Lay out a minimal défi workspace of ``kind`` in ``folder`` and return it."""
+    source = kind_folder(kind)
+    (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+    (folder / "params").mkdir(exist_ok=True)
+    (folder / "pyproject.toml").write_text(
+        f'[project]\nname = "test-{kind}"\nversion = "0"\n\n'
+        f'[tool.eig]\nkind = "{kind}"\nkit_version = "{eigkit.__version__}"\n',
+        encoding="utf-8",
+    )
+    for notebook in sorted(source.glob("*.ipynb")):
+        shutil.copy2(notebook, folder / "notebooks" / notebook.name)
+    for params in sorted((source / "params").glob("*.yaml")):
+        shutil.copy2(params, folder / "params" / params.name)
+    return folder
+
+
+def notebook_stems(workspace: Path) -> list[str]:
+    """The workspace's notebooks in run order."""
+    return [path.stem for path in sorted((workspace / "notebooks").glob("*.ipynb"))]
+
+
+def run_kind(kind: str, workspace: Path, params: str = "params/ci.yaml") -> KindRun:
+    """Execute every notebook of ``workspace`` with ``params``; raise on the first failing cell."""
+    started = time.perf_counter()
+    run = KindRun(kind, workspace)
+    if _kit_runner_available():
+        run.executed = _run_with_kit(workspace, params)
+    else:
+        run.executed = _run_with_papermill(workspace, params)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def nbval_check(run: KindRun) -> subprocess.CompletedProcess[str]:
+    """Re-run the executed notebooks under nbval (``--nbval``, kit sanitize file) and return the process."""
+    sanitize = kit_root() / "shared" / "eigkit" / "runner" / "nbval_sanitize.cfg"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env"]
+    if sanitize.is_file():
+        command += ["--nbval-sanitize-with", str(sanitize)]
+    command += [str(path) for path in run.executed.values()]
+    env = {**os.environ, "EIG_WORKSPACE": str(run.workspace), "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        command, cwd=run.workspace, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def figures(notebook: dict[str, Any]) -> list[str]:
+    """The image outputs (their MIME types) of an executed notebook, in order."""
+    found = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            found += [mime for mime in IMAGE_TYPES if mime in output.get("data", {})]
+    return found
+
+
+def text_outputs(notebook: dict[str, Any]) -> str:
+    """Every text, HTML and stream output of an executed notebook, joined (for consistency checks)."""
+    parts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append("".join(output.get("text", "")))
+            for mime in ("text/plain", "text/html"):
+                value = output.get("data", {}).get(mime)
+                if value:
+                    parts.append("".join(value))
+    return "\n".join(parts)
+
+
+def _kit_runner_available() -> bool:
+    try:
+        import eigkit.runner.execute  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run_with_kit(workspace: Path, params: str) -> dict[str, Path]:
+    """Run through ``eigkit.run`` and return the executed notebooks of the run it records."""
+    previous = os.environ.get("EIG_WORKSPACE")
+    os.environ["EIG_WORKSPACE"] = str(workspace)
+    try:
+        eigkit.run(params=workspace / params, workspace=workspace)
+    finally:
+        if previous is None:
+            os.environ.pop("EIG_WORKSPACE", None)
+        else:
+            os.environ["EIG_WORKSPACE"] = previous
+    runs = sorted((workspace / "runs").iterdir(), key=lambda path: path.stat().st_mtime)
+    latest = runs[-1]
+    return {stem: next(latest.rglob(f"{stem}.ipynb")) for stem in notebook_stems(workspace)}
+
+
+def _run_with_papermill(workspace: Path, params: str) -> dict[str, Path]:
+    """Fallback while the kit's runner is not there: papermill's Python API, one notebook after another."""
+    import papermill
+
+    values = _split_params(workspace, workspace / params)
+    out_dir = workspace / "runs" / "test"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = {}
+    previous = os.environ.get("EIG_WORKSPACE")
+    os.environ["EIG_WORKSPACE"] = str(workspace)
+    try:
+        for stem in notebook_stems(workspace):
+            output = out_dir / f"{stem}.ipynb"
+            papermill.execute_notebook(
+                str(workspace / "notebooks" / f"{stem}.ipynb"),
+                str(output),
+                parameters=values[stem],
+                cwd=str(workspace),
+                kernel_name="python3",
+                progress_bar=False,
+                start_timeout=120,
+            )
+            executed[stem] = output
+    finally:
+        if previous is None:
+            os.environ.pop("EIG_WORKSPACE", None)
+        else:
+            os.environ["EIG_WORKSPACE"] = previous
+    return executed
+
+
+def _split_params(workspace: Path, params_file: Path) -> dict[str, dict[str, Any]]:
+    """Notebook stem -> typed values, with the kit's params-file rule."""
+    from eigkit.runner.params import declared_parameters, load_yaml_text, split_params_file, validate
+
+    declared = {
+        stem: declared_parameters(workspace / "notebooks" / f"{stem}.ipynb") for stem in notebook_stems(workspace)
+    }
+    raw = split_params_file(str(params_file), load_yaml_text(params_file), declared)
+    return {stem: validate(stem, declared[stem], raw[stem]) for stem in declared}
