@@ -1,0 +1,179 @@
+"""One notebook run, executed wherever it is sent (a local pool process or a Dask worker).
+
+:func:`execute_task` runs one :class:`RunTask` through papermill's Python API with the kernel's cwd at the
+workspace root and ``EIG_WORKSPACE`` / ``EIG_DATA_USAGE`` set, writes the executed notebook to a temporary
+path then moves it into place, renders the HTML report of a successful run, and returns a plain dict
+(picklable, JSON-ready) describing what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+START_TIMEOUT = 120  # seconds: kernels start slowly on busy machines ("Kernel didn't respond in 60 seconds")
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything one notebook run needs; plain data so that it crosses process and machine boundaries."""
+
+    index: int
+    name: str
+    notebook: str
+    run_dir: str
+    workspace: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    with_code: bool = False
+
+    @property
+    def output(self) -> Path:
+        """The executed notebook's final path."""
+        return Path(self.run_dir) / f"{self.name}.ipynb"
+
+    @property
+    def work_path(self) -> Path:
+        """Where papermill writes while the notebook runs (moved to :attr:`output` when it ends)."""
+        return Path(self.run_dir) / ".work" / f"{self.name}.ipynb"
+
+    @property
+    def log(self) -> Path:
+        """The notebook's stdout and stderr."""
+        return Path(self.run_dir) / "logs" / f"{self.name}.log"
+
+    @property
+    def usage(self) -> Path:
+        """The JSON-lines file where ``eigkit.data`` records the data this run used."""
+        return Path(self.run_dir) / ".work" / f"{self.name}.data.jsonl"
+
+    @property
+    def report(self) -> Path:
+        """The HTML report inside the run folder (published into ``reports/`` afterwards)."""
+        return Path(self.run_dir) / "reports" / f"{self.name}.html"
+
+
+def kernel_options() -> dict[str, Any]:
+    """Keyword arguments for papermill's engine: immediate kernel shutdown, ipc transport (no port race),
+    then whatever the fast-kernel start adds when it is available."""
+    from traitlets.config import Config
+
+    options: dict[str, Any] = {
+        "shutdown_kernel": "immediate",
+        "config": Config({"KernelManager": {"transport": "ipc"}}),
+    }
+    try:
+        from eigkit.runner import fastkernel
+    except ImportError:
+        return options
+    options.update(fastkernel.kernel_options())
+    return options
+
+
+def warm_kernels() -> contextlib.AbstractContextManager[Any]:
+    """The fast-kernel context for a batch of runs in one process, or a no-op when it is unavailable."""
+    try:
+        from eigkit.runner import fastkernel
+    except ImportError:
+        return contextlib.nullcontext()
+    return fastkernel.warm_kernels()
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def execute_task(task: RunTask) -> dict[str, Any]:
+    """Run one notebook; return ``index``, ``name``, ``status`` (ok / failed / interrupted), ``error``
+    (cell index, execution count, ename, evalue), timings, ``data`` (usage records) and ``report``."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    for path in (task.work_path, task.log, task.report):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    task.usage.unlink(missing_ok=True)
+    outcome: dict[str, Any] = {"index": task.index, "name": task.name, "started_at": _now(), "error": None}
+    clock = time.perf_counter()
+    env = {"EIG_WORKSPACE": task.workspace, "EIG_DATA_USAGE": str(task.usage)}
+    try:
+        with _environment(env), open(task.log, "w", encoding="utf-8") as log:
+            papermill.execute_notebook(
+                task.notebook,
+                str(task.work_path),
+                parameters=task.parameters,
+                cwd=task.workspace,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                stdout_file=log,
+                stderr_file=log,
+                start_timeout=START_TIMEOUT,
+                execution_timeout=task.timeout,
+                **kernel_options(),
+            )
+        outcome["status"] = "ok"
+    except PapermillExecutionError as error:
+        outcome["status"] = "failed"
+        outcome["error"] = {
+            "cell_index": error.cell_index,
+            "execution_count": error.exec_count,
+            "ename": error.ename,
+            "evalue": error.evalue,
+            "source": error.source,
+        }
+    except KeyboardInterrupt:
+        outcome["status"] = "interrupted"
+    except Exception as error:  # a kernel that died or timed out, an unreadable notebook...
+        outcome["status"] = "failed"
+        outcome["error"] = {"cell_index": None, "ename": type(error).__name__, "evalue": str(error)}
+    outcome["duration_s"] = round(time.perf_counter() - clock, 3)
+    outcome["finished_at"] = _now()
+    outcome["data"] = read_usage(task.usage)
+    if outcome["status"] != "interrupted" and task.work_path.exists():
+        os.replace(task.work_path, task.output)
+        outcome["output"] = task.output.name
+    outcome["report"] = None
+    if outcome["status"] == "ok":
+        from eigkit.runner.atomic import write_text
+        from eigkit.runner.report import render_html
+
+        write_text(task.report, render_html(task.output, with_code=task.with_code))
+        outcome["report"] = f"reports/{task.report.name}"
+    return outcome
+
+
+def read_usage(path: Path) -> list[dict[str, Any]]:
+    """Read the data-usage JSON lines a run wrote (each dataset once, in first-use order)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    entries: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry not in entries:
+            entries.append(entry)
+    return entries
