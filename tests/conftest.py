@@ -1,0 +1,93 @@
+"""Shared test helpers: bake a défi workspace through the cookiecutter API with a temporary cookiecutter
+config (nothing written under ``$HOME``); make a throw-away git copy of the kit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eigkit.workspace.bake import KIT_INPUTS
+
+KIT = Path(__file__).resolve().parents[1]
+OFFLINE_ENV = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "no_proxy": "",
+    "PIP_NO_INDEX": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def write_cookiecutter_config(folder: Path) -> Path:
+    """A cookiecutter user config whose clone and replay folders are inside ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "cookiecutter-config.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {folder / 'cookiecutters'}\nreplay_dir: {folder / 'replay'}\n", encoding="utf-8"
+    )
+    return config
+
+
+def bake_project(output_dir: Path, config_file: Path, template: Path | str = KIT, **values: Any) -> Path:
+    """Bake the template at ``template`` (a kit root: nested-template config) without prompts; return the
+    workspace. ``values`` are template variables (``defi_kind="pompiers"``, ``ci_provider="both"``...)."""
+    from cookiecutter.main import cookiecutter
+
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=values,
+            output_dir=str(output_dir),
+            config_file=str(config_file),
+        )
+    )
+
+
+def git(folder: Path, *args: str) -> str:
+    """Run git in ``folder`` (failing loudly) and return its output."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+    }
+    result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, f"git {' '.join(args)} failed in {folder}: {result.stderr}"
+    return result.stdout
+
+
+def copy_kit(target: Path) -> Path:
+    """A git repository at ``target`` holding the kit's template, notebooks and version (working-tree state),
+    committed: a kit copy that tests may change and commit to."""
+    for part in KIT_INPUTS:
+        source = KIT / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / part)
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", "kit copy")
+    return target
+
+
+@pytest.fixture(scope="session")
+def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary cookiecutter config (clones and replays under a temp folder)."""
+    return write_cookiecutter_config(tmp_path_factory.mktemp("cookiecutter"))
+
+
+@pytest.fixture(scope="session")
+def kit_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only git copy of the kit, shared by the tests that only bake from it."""
+    return copy_kit(tmp_path_factory.mktemp("kit-copy") / "eig-kit")
