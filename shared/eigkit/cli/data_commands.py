@@ -1,9 +1,86 @@
-"""Commands of `eig` (placeholder: filled by its owner)."""
+"""``eig data list|info|fetch|read``: a thin layer over :mod:`eigkit.data` (imported lazily)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(error)) from error
+
+
+@click.group("data")
+def data_group() -> None:
+    """Les données ouvertes des défis : catalogue, téléchargement vérifié, lecture normalisée."""
+
+
+@data_group.command("list")
+def list_command() -> None:
+    """Liste les jeux de données du catalogue."""
+    from eigkit import data
+
+    table = data.datasets()
+    for row in table.itertuples():
+        sample = f"échantillon {row.sample_kind}" if row.has_sample else "pas d'échantillon"
+        click.echo(f"{row.name:<26} {row.years or '':<10} {sample:<36} {row.title}")
+
+
+@data_group.command("info")
+@click.argument("name")
+def info_command(name: str) -> None:
+    """Décrit le jeu de données NAME (source, licence, années, format, échantillons)."""
+    from eigkit import data
+
+    table = data.datasets()
+    if name not in set(table["name"]):
+        _fail(data.DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(table['name'])}."))
+    row = table.set_index("name").loc[name]
+    for field, value in row.items():
+        click.echo(f"{field:<17} {'' if value is None else value}")
+
+
+@data_group.command("fetch")
+@click.argument("name")
+@click.option("--year", type=int, default=None, help="Année (par défaut la dernière publiée).")
+@click.option(
+    "--refresh", is_flag=True, help="Re-télécharger et accepter de nouveaux octets (met à jour data.lock)."
+)
+def fetch_command(name: str, year: int | None, refresh: bool) -> None:
+    """Télécharge NAME (vérifié, mis en cache, inscrit dans data.lock) et affiche son chemin."""
+    from eigkit import data
+
+    try:
+        click.echo(str(data.fetch(name, year=year, refresh=refresh)))
+    except data.DataError as error:
+        _fail(error)
+
+
+@data_group.command("read")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Écrire un .parquet.")
+def read_command(name: str, file: Path, output: Path | None) -> None:
+    """Lit et normalise FILE comme un fichier du jeu NAME ; affiche un résumé ou écrit OUTPUT (.parquet)."""
+    from eigkit import data
+
+    try:
+        frame = data.read(name, file)
+    except data.DataError as error:
+        _fail(error)
+    if output is None:
+        click.echo(f"{len(frame)} lignes, {frame.shape[1]} colonnes")
+        click.echo(frame.head().to_string())
+        return
+    if output.suffix != ".parquet":
+        _fail(click.BadParameter(f"{output}: the output must end with .parquet"))
+    if "rings" in frame.columns:
+        frame = frame.drop(columns=["rings"])
+    frame.to_parquet(output, index=False)
+    click.echo(f"{output} ({len(frame)} lignes)")
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to the `eig` group."""
+    group.add_command(data_group)

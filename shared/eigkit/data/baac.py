@@ -96,6 +96,7 @@ def is_post2019(table: str, columns: list[str]) -> bool:
 def read(table: str, path: Path) -> pd.DataFrame:
     """Parse and normalise one BAAC file of ``table`` (any year); :class:`DataError` on a damaged file."""
     raw, fmt = read_text_table(path)
+    published = {column.lower(): column for column in raw.columns}
     raw.columns = [column.lower() for column in raw.columns]
     key = "accident_id" if "accident_id" in raw.columns else "num_acc"
     require_columns(raw, [key], path=path, what=f"BAAC {table}")
@@ -108,7 +109,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
             f"{path}: this is a BAAC {found!r} file, not {table!r}: use data.read('baac.{found}', ...)."
         )
     post2019 = is_post2019(table, list(raw.columns))
-    _refuse_damaged(raw, key, fmt, post2019=post2019, path=path)
+    _refuse_damaged(raw, key, fmt, post2019=post2019, path=path, key_name=published.get(key, key))
     out = pd.DataFrame(index=raw.index)
     out["num_acc"] = raw[key].astype("str")
     out["an"] = pd.Series(out["num_acc"].str.slice(0, 4).astype("int16"), index=raw.index)
@@ -123,11 +124,12 @@ def read(table: str, path: Path) -> pd.DataFrame:
     for column in DECIMALS.get(table, []):
         if column in raw.columns:
             out[column] = as_float(raw[column], path=path, column=column)
-    for column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu", "id_usager"):
+    for column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu"):
         if column in raw.columns and column in SCHEMA[table]:
             out[column] = as_category(raw[column])
-    if "id_vehicule" in raw.columns:
-        out["id_vehicule"] = as_category(raw["id_vehicule"].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+    for column in ("id_vehicule", "id_usager"):  # thousands separated by no-break spaces
+        if column in raw.columns:
+            out[column] = as_category(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
     return _conform(out, table)
 
 
@@ -145,7 +147,9 @@ def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
     return out[SCHEMA[table]]
 
 
-def _refuse_damaged(raw: pd.DataFrame, key: str, fmt: CsvFormat, *, post2019: bool, path: Path) -> None:
+def _refuse_damaged(
+    raw: pd.DataFrame, key: str, fmt: CsvFormat, *, post2019: bool, path: Path, key_name: str
+) -> None:
     keys = raw[key]
     bad = ~keys.str.fullmatch(_KEY)
     if bad.any():
@@ -156,7 +160,7 @@ def _refuse_damaged(raw: pd.DataFrame, key: str, fmt: CsvFormat, *, post2019: bo
             else "Check the file is the published one."
         )
         raise DataError(
-            f"{path}: column {key!r} holds {example!r} where a 12-digit accident number is expected "
+            f"{path}: column {key_name!r} holds {example!r} where a 12-digit accident number is expected "
             f"(row {int(np.flatnonzero(bad.to_numpy())[0]) + 2}). {hint}"
         )
     if post2019 and fmt.separator != ";":

@@ -105,7 +105,8 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
         )
     except pd.errors.ParserError as error:
         raise DataError(
-            f"{path}: a row has more fields than the header ({error}). The columns look shifted, "
+            f"{path}: a row has more fields than the header ({str(error).strip()}). The columns "
+            "look shifted, "
             "typical of a "
             "file re-saved by a spreadsheet: download the original file again."
         ) from error

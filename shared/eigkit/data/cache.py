@@ -1,0 +1,151 @@
+"""The download cache and the parquet cache of normalised tables.
+
+Layout: ``<cache>/<dataset>/<year|all>/<file>`` plus ``download.json`` (url, size, sha256, file) and
+``<file>.<sha256[:16]>.<normaliser version>.parquet``. ``<cache>`` is ``$EIG_DATA_DIR``, else
+``<workspace>/data/raw``, else the user cache (``pooch.os_cache("eigkit")``). Writes are atomic
+(temporary file
+then rename) and downloads are serialised between processes with a file lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from eigkit.data import lock
+from eigkit.data.errors import DataError
+from eigkit.data.registry import Entry
+from eigkit.paths import workspace_root
+
+CACHE_ENV = "EIG_DATA_DIR"
+META_FILE = "download.json"
+NO_PARQUET = {"geo"}  # polygon rings do not round-trip through parquet; GeoJSON parses fast anyway
+
+
+@dataclass(frozen=True)
+class Download:
+    """A verified file in the cache."""
+
+    path: Path
+    url: str
+    size: int
+    sha256: str
+
+
+def cache_dir() -> Path:
+    """The root of the cache."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    workspace = workspace_root()
+    if workspace is not None:
+        return workspace / "data" / "raw"
+    import pooch
+
+    return Path(pooch.os_cache("eigkit"))
+
+
+def target_dir(item: Entry, year: int | None) -> Path:
+    """Folder of the cached file of ``item``/``year``."""
+    return cache_dir() / item.name / (str(year) if year is not None else "all")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+    os.replace(temporary, path)
+
+
+def write_meta(folder: Path, download: Download) -> None:
+    """Record what the cached file is (after it has been verified and moved in place)."""
+    meta = {**asdict(download), "path": download.path.name}
+    write_atomic(folder / META_FILE, json.dumps(meta, indent=2).encode("utf-8"))
+
+
+def cached(item: Entry, year: int | None) -> Download | None:
+    """The cached download of ``item``/``year`` as recorded (not yet re-verified), or None."""
+    folder = target_dir(item, year)
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = folder / meta["path"]
+    if not path.is_file():
+        return None
+    return Download(path=path, url=meta["url"], size=int(meta["size"]), sha256=meta["sha256"])
+
+
+def verify(item: Entry, year: int | None, download: Download) -> None:
+    """Re-hash the cached bytes; refuse a file altered since download or differing from ``data.lock``."""
+    from eigkit.data.loading import file_sha256
+
+    actual = file_sha256(download.path)
+    if actual != download.sha256:
+        where = f" --year {year}" if year is not None else ""
+        raise DataError(
+            f"{download.path}: the cached file was modified after its download (sha256 "
+            f"{actual[:12]}... instead of "
+            f"{download.sha256[:12]}...). Re-fetch it: `eig data fetch {item.name}{where} --refresh`."
+        )
+    lock.check(item.name, year, actual, download.path)
+
+
+def load_normalised(item: Entry, year: int | None, *, source: str, refresh: bool = False) -> pd.DataFrame:
+    """The normalised table of ``item``/``year`` from the cache (``source="cache"``) or after a fetch."""
+    from eigkit.data import loading, remote
+
+    if source == "remote":
+        download = remote.fetch(item, year, refresh=refresh)
+    else:
+        download = cached(item, year)
+        if download is None:
+            where = f" --year {year}" if year is not None else ""
+            raise DataError(
+                f"load({item.name!r}, source='cache'): no cached file for year {year} in "
+                f"{cache_dir()}. Download "
+                f"it with `eig data fetch {item.name}{where}` (or source='remote'), or use source='sample'."
+            )
+        verify(item, year, download)
+    loading.record_usage(name=item.name, year=year, source=source, path=download.path, sha256=download.sha256,
+                         url=download.url)  # fmt: skip
+    return normalised(item, download)
+
+
+def _restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet gives empty categoricals object categories: make them ``str`` like a fresh read."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == object:
+            categories = pd.Index([str(value) for value in dtype.categories], dtype="str")
+            frame[column] = pd.Categorical(frame[column].astype("str"), categories=categories)
+    return frame
+
+
+def normalised(item: Entry, download: Download) -> pd.DataFrame:
+    """Read the parquet of the normalised table, or build it (keyed by raw sha256 + normaliser version)."""
+    from eigkit.data.loading import READERS, read
+
+    if item.family in NO_PARQUET:
+        return read(item.name, download.path)
+    version = READERS[item.family].NORMALISER_VERSION
+    parquet = download.path.with_name(f"{download.path.name}.{download.sha256[:16]}.{version}.parquet")
+    if parquet.is_file():
+        try:
+            return _restore_dtypes(pd.read_parquet(parquet))
+        except (OSError, ValueError):
+            parquet.unlink(missing_ok=True)  # a damaged cache entry is rebuilt, never trusted
+    frame = read(item.name, download.path)
+    handle, temporary = tempfile.mkstemp(dir=parquet.parent, prefix=f".{parquet.name}.")
+    os.close(handle)
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, parquet)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return frame

@@ -1,0 +1,196 @@
+"""The remote path against a real HTTP server on 127.0.0.1 answering like the data.gouv.fr API v1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from data_server import DataGouvServer
+
+from eigkit import data
+from eigkit.data import cache, remote
+from eigkit.data.registry import SAMPLES_DIR, entry
+
+BAAC = entry("baac.lieux").datagouv_dataset
+LIEUX = SAMPLES_DIR / "baac" / "lieux-2018.csv"
+USAGERS = SAMPLES_DIR / "baac" / "usagers-2018.csv"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Cache, lock and usage log in a temporary folder; short network timeout."""
+    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EIG_DATA_LOCK", str(tmp_path / "data.lock"))
+    monkeypatch.setenv("EIG_DATA_USAGE", str(tmp_path / "usage.jsonl"))
+    monkeypatch.setenv("EIG_DATA_TIMEOUT", "1")
+    return tmp_path
+
+
+@pytest.fixture
+def server(env, monkeypatch):
+    with DataGouvServer() as running:
+        monkeypatch.setenv("EIG_DATAGOUV_API", running.api)
+        yield running
+
+
+def _lock(env: Path) -> dict:
+    return json.loads((env / "data.lock").read_text(encoding="utf-8"))["downloads"]
+
+
+def test_fetch_downloads_verifies_records_and_caches(server, env):
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    server.add(BAAC, "lieux-2017.csv", b"other year")
+    path = data.fetch("baac.lieux", year=2018)
+    assert path.read_bytes() == LIEUX.read_bytes()
+    assert path.is_relative_to(env / "cache")
+    locked = _lock(env)["baac.lieux@2018"]
+    assert locked["sha256"] == hashlib.sha256(LIEUX.read_bytes()).hexdigest()
+    assert locked["size"] == LIEUX.stat().st_size
+    assert locked["url"].endswith("/lieux-2018.csv")
+    frame = data.load("baac.lieux", year=2018, source="remote")
+    pd.testing.assert_frame_equal(frame, data.read("baac.lieux", LIEUX))
+    assert list(path.parent.glob("*.parquet")), "the normalised table is cached as parquet"
+    assert server.downloads("lieux-2018.csv") == 1
+    usage = [json.loads(line) for line in (env / "usage.jsonl").read_text().splitlines()]
+    assert usage[-1]["name"] == "baac.lieux" and usage[-1]["sha256"] == locked["sha256"]
+    assert usage[-1]["url"] == locked["url"] and usage[-1]["source"] == "remote"
+
+
+def test_cached_reload_works_with_the_server_stopped(server, env):
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    first = data.load("baac.lieux", year=2018, source="remote")
+    server.stop()
+    from_cache = data.load("baac.lieux", year=2018, source="cache")
+    again_remote = data.load("baac.lieux", year=2018, source="remote")
+    pd.testing.assert_frame_equal(first, from_cache)
+    pd.testing.assert_frame_equal(first, again_remote)
+
+
+def test_no_network_and_no_cache_names_the_way_out(server, env):
+    server.stop()
+    with pytest.raises(data.DataError, match=r"source='sample'.*eig data fetch baac.usagers --year 2018"):
+        data.load("baac.usagers", year=2018, source="remote")
+    with pytest.raises(data.DataError, match=r"eig data fetch baac.usagers --year 2018"):
+        data.load("baac.usagers", year=2018, source="cache")
+
+
+def test_corrupted_download_never_poisons_the_cache(server, env):
+    served = server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), corrupt=True)
+    with pytest.raises(data.DataError, match="corrupted"):
+        data.fetch("baac.usagers", year=2018)
+    folder = cache.target_dir(entry("baac.usagers"), 2018)
+    assert [path.name for path in folder.iterdir()] == [".fetch.lock"]
+    assert not (env / "data.lock").exists()
+    served.corrupt = False
+    assert data.fetch("baac.usagers", year=2018).read_bytes() == USAGERS.read_bytes()
+
+
+def test_missing_file_is_a_clear_error(server, env):
+    server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), missing=True)
+    with pytest.raises(data.DataError, match="HTTP 404"):
+        data.fetch("baac.usagers", year=2018)
+    with pytest.raises(data.DataError, match="No resource .* matches"):
+        data.fetch("baac.usagers", year=2016)
+
+
+@pytest.mark.slow
+def test_a_hanging_server_times_out(server, env):
+    server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), hang_seconds=4)
+    with pytest.raises(data.DataError, match="did not answer within 1 s"):
+        data.fetch("baac.usagers", year=2018)
+    assert cache.cached(entry("baac.usagers"), 2018) is None
+
+
+def test_announced_size_mismatch_is_refused(server, env):
+    server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), announced_size=USAGERS.stat().st_size + 5)
+    with pytest.raises(data.DataError, match="the API announced"):
+        data.fetch("baac.usagers", year=2018)
+    assert cache.cached(entry("baac.usagers"), 2018) is None
+
+
+def test_lock_mismatch_is_refused_unless_refresh(server, env):
+    served = server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    path = data.fetch("baac.lieux", year=2018)
+    # the cached bytes are altered on disk
+    path.write_bytes(LIEUX.read_bytes().replace(b"201800000001", b"201800000999", 1))
+    with pytest.raises(data.DataError, match="modified after its download"):
+        data.load("baac.lieux", year=2018, source="cache")
+    # the producer publishes other bytes: a fresh machine (empty cache) refuses them against data.lock
+    for item in path.parent.iterdir():
+        item.unlink()
+    new_bytes = LIEUX.read_bytes().replace(b"201800000002,4", b"201800000002,3", 1)
+    served.body = new_bytes
+    with pytest.raises(data.DataError, match="differs from data.lock"):
+        data.fetch("baac.lieux", year=2018)
+    refreshed = data.fetch("baac.lieux", year=2018, refresh=True)
+    assert refreshed.read_bytes() == new_bytes
+    assert _lock(env)["baac.lieux@2018"]["sha256"] == hashlib.sha256(new_bytes).hexdigest()
+
+
+def test_only_https_or_loopback(env, monkeypatch):
+    remote.check_url("https://www.data.gouv.fr/api/1/datasets/x/")
+    remote.check_url("http://127.0.0.1:8000/x.csv")
+    remote.check_url("http://[::1]:8000/x.csv")
+    with pytest.raises(data.DataError, match="only https"):
+        remote.check_url("http://www.data.gouv.fr/fichier.csv")
+    monkeypatch.setenv("EIG_DATAGOUV_API", "http://api.example.invalid/api/1")
+    with pytest.raises(data.DataError, match="only https"):
+        data.fetch("radars")
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, body in members.items():
+            bundle.writestr(name, body)
+    return buffer.getvalue()
+
+
+def test_archives_are_extracted_inside_their_folder_only(server, env, tmp_path):
+    server.add(BAAC, "lieux-2018.csv", _zip({"lieux-2018.csv": LIEUX.read_bytes()}), filename="baac-2018.zip")
+    pd.testing.assert_frame_equal(
+        data.load("baac.lieux", year=2018, source="remote"), data.read("baac.lieux", LIEUX)
+    )
+    server.add(BAAC, "usagers-2018.csv", _zip({"../../evil.csv": b"x", "usagers-2018.csv": b"y"}),
+               filename="usagers.zip")  # fmt: skip
+    with pytest.raises(data.DataError, match="outside"):
+        data.fetch("baac.usagers", year=2018)
+    assert not list(env.rglob("evil.csv"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as bundle:
+        info = tarfile.TarInfo("/tmp/absolute.csv")
+        info.size = 1
+        bundle.addfile(info, io.BytesIO(b"z"))
+    archive = tmp_path / "bad.tar"
+    archive.write_bytes(buffer.getvalue())
+    with pytest.raises(data.DataError, match="outside"):
+        remote.safe_extract(archive, tmp_path / "target")
+
+
+def _fetch_in_process(api: str, cache_dir: str, lock_file: str) -> str:
+    import os
+
+    os.environ.update({"EIG_DATAGOUV_API": api, "EIG_DATA_DIR": cache_dir, "EIG_DATA_LOCK": lock_file})
+    from eigkit import data as loaders
+
+    return hashlib.sha256(loaders.fetch("baac.lieux", year=2018).read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_two_processes_fetching_the_same_file(server, env):
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes(), hang_seconds=0.5)
+    context = multiprocessing.get_context("spawn")
+    arguments = (server.api, str(env / "cache"), str(env / "data.lock"))
+    with context.Pool(2) as pool:
+        digests = pool.starmap(_fetch_in_process, [arguments, arguments])
+    expected = hashlib.sha256(LIEUX.read_bytes()).hexdigest()
+    assert digests == [expected, expected]
+    assert server.downloads("lieux-2018.csv") == 1
+    assert _lock(env)["baac.lieux@2018"]["sha256"] == expected
