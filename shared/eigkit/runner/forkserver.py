@@ -1,0 +1,379 @@
+"""A warm process that forks fresh ipykernel kernels, and the client that talks to it.
+
+The server is a separate interpreter (never the caller: the caller holds ZMQ contexts and threads, which
+must not be forked). It imports ipykernel, IPython, pandas and matplotlib once, starts no thread and no
+ZMQ context, then waits for requests on its stdin. Each ``spawn`` request forks a child from this pristine
+parent; the child becomes one brand-new kernel bound to the given connection file, with the cwd and the
+environment of that request. A kernel is never reused: every run gets its own fork.
+
+Lifetime: the server exits (killing its kernels) on a ``stop`` request or when its stdin reaches EOF, which
+happens as soon as the owning process dies. On Linux each kernel also gets ``PR_SET_PDEATHSIG`` = SIGKILL,
+so it dies with the server; elsewhere ipykernel's parent poller notices the orphaning within a second.
+
+Protocol: both ways, a 4-byte big-endian length then a JSON object. This file runs as a script in the
+server (see ``ForkServer.start``), so it imports nothing from eigkit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+# Heavy third-party modules every notebook kernel needs; importing them once is the whole point.
+WARM_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",  # imports debugpy: the largest part of a kernel's own start
+    "IPython",
+    "IPython.core.history",
+    "sqlite3",
+    "pdb",
+    "psutil",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_svg",
+    "pyarrow",
+)
+# Never warm: importing matplotlib_inline.backend_inline hooks figures into the IPython shell that exists
+# at import time; imported in the server (no shell yet), forked kernels would display no figure.
+_NEVER_WARM = ("matplotlib_inline",)
+_HEADER = struct.Struct(">I")
+_PR_SET_PDEATHSIG = 1
+
+
+class ForkServerError(RuntimeError):
+    """The fork server could not start or answer; callers fall back to the normal kernel start."""
+
+
+# --------------------------------------------------------------------------------------------------
+# wire format
+# --------------------------------------------------------------------------------------------------
+def _read_exact(fd: int, size: int) -> bytes:
+    chunks = b""
+    while len(chunks) < size:
+        chunk = os.read(fd, size - len(chunks))
+        if not chunk:
+            raise EOFError("fork server pipe closed")
+        chunks += chunk
+    return chunks
+
+
+def _send(fd: int, message: dict[str, Any]) -> None:
+    payload = json.dumps(message).encode()
+    data = _HEADER.pack(len(payload)) + payload
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _receive(fd: int) -> dict[str, Any]:
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+    return json.loads(_read_exact(fd, size))
+
+
+# --------------------------------------------------------------------------------------------------
+# server side (runs in the warm process)
+# --------------------------------------------------------------------------------------------------
+def _returncode(status: int) -> int:
+    """Popen-style return code: the exit status, or minus the signal that killed the process."""
+    return os.waitstatus_to_exitcode(status)
+
+
+class _Server:
+    def __init__(self, request_fd: int, reply_fd: int) -> None:
+        self.request_fd = request_fd
+        self.reply_fd = reply_fd
+        self.children: dict[int, int | None] = {}  # pid -> return code once reaped
+
+    def reap(self) -> None:
+        """Collect every exited child without blocking."""
+        for pid, code in list(self.children.items()):
+            if code is not None:
+                continue
+            with contextlib.suppress(ChildProcessError):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    self.children[pid] = _returncode(status)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request = _receive(self.request_fd)
+            except EOFError:
+                return
+            self.reap()
+            op = request.get("op")
+            if op == "stop":
+                _send(self.reply_fd, {"ok": True})
+                return
+            _send(self.reply_fd, self.handle(op, request))
+
+    def handle(self, op: str | None, request: dict[str, Any]) -> dict[str, Any]:
+        if op == "spawn":
+            if threading.active_count() != 1:
+                return {"error": "the fork server has started a thread; refusing to fork"}
+            pid = os.fork()
+            if pid == 0:
+                _become_kernel(request, server_pid=os.getppid())  # never returns
+            self.children[pid] = None
+            return {"pid": pid}
+        if op == "poll":
+            pid = int(request["pid"])
+            if pid not in self.children:
+                return {"error": f"process {pid} is not a kernel of this fork server"}
+            return {"returncode": self.children[pid]}
+        if op == "forget":
+            self.children.pop(int(request["pid"]), None)
+            return {"ok": True}
+        return {"error": f"unknown request {op!r}"}
+
+    def kill_children(self) -> None:
+        """Kill every kernel still alive (their whole process groups) and reap them."""
+        self.reap()
+        living = [pid for pid, code in self.children.items() if code is None]
+        for pid in living:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        for pid in living:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _set_parent_death_signal(server_pid: int) -> None:
+    """Linux: die with the fork server. Elsewhere ipykernel's parent poller (JPY_PARENT_PID) does it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != server_pid:  # the server died between fork and prctl
+        os._exit(1)
+
+
+def _reset_process_state(request: dict[str, Any], server_pid: int) -> list[str]:
+    """Turn the forked copy of the server into what ``python -m ipykernel_launcher ARGS`` would be."""
+    os.setsid()  # own process group, like jupyter_client's launcher (start_new_session)
+    _set_parent_death_signal(server_pid)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # CPython's default
+    # The server's request/reply pipes are fds 0 and 1: replace them; stderr stays the server's stderr.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+
+    os.chdir(request["cwd"])
+    env = dict(request["env"])
+    env["JPY_PARENT_PID"] = str(server_pid)  # ipykernel's parent poller watches the real parent
+    os.environ.clear()
+    os.environ.update(env)
+
+    import ipykernel_launcher
+
+    args = list(request["args"])
+    sys.argv = [ipykernel_launcher.__file__, *args]
+    # ipykernel_launcher drops the script dir / cwd from sys.path; IPython's init_path adds '' back.
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
+    _reseed_random()
+    _apply_matplotlib_backend(env)
+    return args
+
+
+def _reseed_random() -> None:
+    """A fork copies the parent's random state: draw fresh seeds like a new interpreter would."""
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def _apply_matplotlib_backend(env: dict[str, str]) -> None:
+    """matplotlib read MPLBACKEND when the server imported it; honour the run's own value."""
+    wanted = env.get("MPLBACKEND") or INLINE_BACKEND
+    if wanted != INLINE_BACKEND:
+        import matplotlib
+
+        matplotlib.rcParams["backend"] = wanted
+
+
+def _become_kernel(request: dict[str, Any], server_pid: int) -> None:
+    """Run an ipykernel in this forked child; always ends the process, never returns to the server."""
+    code = 1
+    try:
+        args = _reset_process_state(request, server_pid)
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(args)
+        if request.get("ready_path"):
+            # Sockets are bound: the client can connect now without ZMQ's reconnect delays.
+            Path(request["ready_path"]).touch()
+        app.start()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()  # what a normal interpreter exit does (history, logging...)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _warm_up() -> None:
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    import importlib
+
+    for name in WARM_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    for name in [name for name in sys.modules if name.split(".")[0] in _NEVER_WARM]:
+        del sys.modules[name]
+    import gc
+
+    gc.collect()
+    gc.freeze()  # keep the warm objects out of the children's collections (copy-on-write friendly)
+
+
+def serve_forever() -> None:
+    """Entry point of the server process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the owner, who shuts kernels down
+    # Keep the protocol pipes off fds 0/1 so nothing imported can write into them by accident.
+    request_fd, reply_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    _warm_up()
+    server = _Server(request_fd, reply_fd)
+    problem = None if threading.active_count() == 1 else "warm imports started a thread"
+    _send(reply_fd, {"ready": problem is None, "pid": os.getpid(), "error": problem})
+    try:
+        if problem is None:
+            server.serve()
+    finally:
+        server.kill_children()
+
+
+# --------------------------------------------------------------------------------------------------
+# client side (runs in the process that executes notebooks)
+# --------------------------------------------------------------------------------------------------
+class ForkServer:
+    """Handle on one fork server process owned by the current process. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self.owner_pid = os.getpid()
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the server and wait until its imports are done."""
+        command = [
+            sys.executable,
+            "-c",
+            "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__eig_forkserver__')"
+            ".get('serve_forever')()",
+            __file__,
+        ]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        reply_fd = self._process.stdout.fileno()  # type: ignore[union-attr]
+        ready, _, _ = select.select([reply_fd], [], [], timeout)
+        try:
+            if not ready:
+                raise ForkServerError(f"the kernel fork server did not start within {timeout:.0f} s")
+            hello = _receive(reply_fd)
+        except (EOFError, ForkServerError) as exc:
+            self.stop()
+            raise ForkServerError(f"the kernel fork server failed to start: {exc}") from exc
+        if not hello.get("ready"):
+            self.stop()
+            raise ForkServerError(f"the kernel fork server is unusable: {hello.get('error')}")
+        self.pid = int(hello["pid"])
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and return the reply; ForkServerError if the server is gone or refuses."""
+        with self._lock:
+            if not self.alive:
+                raise ForkServerError("the kernel fork server is not running")
+            assert self._process is not None and self._process.stdin and self._process.stdout
+            try:
+                _send(self._process.stdin.fileno(), message)
+                reply = _receive(self._process.stdout.fileno())
+            except (OSError, EOFError) as exc:
+                raise ForkServerError(f"the kernel fork server stopped answering: {exc}") from exc
+        if "error" in reply:
+            raise ForkServerError(reply["error"])
+        return reply
+
+    def spawn(self, args: list[str], cwd: str, env: dict[str, str], ready_path: str | None = None) -> int:
+        """Fork a fresh kernel running ``ipykernel_launcher ARGS`` in ``cwd`` with ``env``; its pid.
+
+        ``ready_path``, if given, is created by the kernel once its sockets are bound.
+        """
+        request = {"op": "spawn", "args": args, "cwd": cwd, "env": env, "ready_path": ready_path}
+        return int(self.request(request)["pid"])
+
+    def poll(self, pid: int) -> int | None:
+        """None while the kernel runs, else its return code (-9 if the server died with it)."""
+        try:
+            return self.request({"op": "poll", "pid": pid})["returncode"]
+        except ForkServerError:
+            return -signal.SIGKILL  # the server is gone, and its kernels died with it
+
+    def forget(self, pid: int) -> None:
+        """Drop the record of an exited kernel."""
+        with contextlib.suppress(ForkServerError):
+            self.request({"op": "forget", "pid": pid})
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server; it kills any kernel still running. Idempotent."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with self._lock:
+            if process.poll() is None:
+                with contextlib.suppress(OSError, EOFError):
+                    _send(process.stdin.fileno(), {"op": "stop"})  # type: ignore[union-attr]
+                    reply_fd = process.stdout.fileno()  # type: ignore[union-attr]
+                    if select.select([reply_fd], [], [], timeout)[0]:
+                        _receive(reply_fd)  # acknowledged; it exits once its kernels are killed
+            for stream in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()  # type: ignore[union-attr]
+            deadline = time.monotonic() + timeout
+            while process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
