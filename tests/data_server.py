@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that answers like the data.gouv.fr API v1 and serves the files (tests only)."""
+"""A real HTTP server on 127.0.0.1 that answers like the data.gouv.fr API v1 and serves the files (tests
+only)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class Served:
 
 @dataclass
 class DataGouvServer:
-    """Datasets ``{slug: {title: Served}}`` behind ``/api/1/datasets/{slug}/`` and ``/files/{slug}/{title}``."""
+    """Datasets ``{slug: {title: Served}}`` behind ``/api/1/datasets/{slug}/`` and
+    ``/files/{slug}/{title}``."""
 
     datasets: dict[str, dict[str, Served]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)

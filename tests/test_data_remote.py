@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from data_server import DataGouvServer
 
+from data_server import DataGouvServer
 from eigkit import data
 from eigkit.data import cache, remote
 from eigkit.data.registry import SAMPLES_DIR, entry
@@ -96,14 +96,14 @@ def test_missing_file_is_a_clear_error(server, env):
     server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), missing=True)
     with pytest.raises(data.DataError, match="HTTP 404"):
         data.fetch("baac.usagers", year=2018)
-    with pytest.raises(data.DataError, match="No resource .* matches"):
+    with pytest.raises(data.DataError, match=r"No resource .* matches"):
         data.fetch("baac.usagers", year=2016)
 
 
 @pytest.mark.slow
 def test_a_hanging_server_times_out(server, env):
     server.add(BAAC, "usagers-2018.csv", USAGERS.read_bytes(), hang_seconds=4)
-    with pytest.raises(data.DataError, match="did not answer within 1 s"):
+    with pytest.raises(data.DataError, match=r"did not answer within 1 s"):
         data.fetch("baac.usagers", year=2018)
     assert cache.cached(entry("baac.usagers"), 2018) is None
 
@@ -127,7 +127,7 @@ def test_lock_mismatch_is_refused_unless_refresh(server, env):
         item.unlink()
     new_bytes = LIEUX.read_bytes().replace(b"201800000002,4", b"201800000002,3", 1)
     served.body = new_bytes
-    with pytest.raises(data.DataError, match="differs from data.lock"):
+    with pytest.raises(data.DataError, match=r"differs from data\.lock"):
         data.fetch("baac.lieux", year=2018)
     refreshed = data.fetch("baac.lieux", year=2018, refresh=True)
     assert refreshed.read_bytes() == new_bytes

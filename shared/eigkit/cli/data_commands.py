@@ -7,6 +7,11 @@ from pathlib import Path
 import click
 
 
+def _text(value: object) -> str:
+    """A catalogue cell as text (empty for a missing value)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def _fail(error: Exception) -> None:
     raise click.ClickException(str(error)) from error
 
@@ -24,7 +29,7 @@ def list_command() -> None:
     table = data.datasets()
     for row in table.itertuples():
         sample = f"échantillon {row.sample_kind}" if row.has_sample else "pas d'échantillon"
-        click.echo(f"{row.name:<26} {row.years or '':<10} {sample:<36} {row.title}")
+        click.echo(f"{row.name:<26} {_text(row.years):<10} {sample:<36} {row.title}")
 
 
 @data_group.command("info")
@@ -38,7 +43,7 @@ def info_command(name: str) -> None:
         _fail(data.DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(table['name'])}."))
     row = table.set_index("name").loc[name]
     for field, value in row.items():
-        click.echo(f"{field:<17} {'' if value is None else value}")
+        click.echo(f"{field:<17} {_text(value)}")
 
 
 @data_group.command("fetch")

@@ -1,0 +1,169 @@
+"""The public API on the embedded samples: catalogue, load + filters, labels, choropleth, CLI, usage log."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from matplotlib.path import Path as Polygon
+
+from eigkit import data
+from eigkit.cli import main
+from eigkit.data.registry import SAMPLES_DIR
+
+NAMES = [
+    "baac.caracteristiques", "baac.lieux", "baac.vehicules", "baac.usagers", "radars", "sdis.interventions",
+    "secmar.operations", "secmar.flotteurs", "secmar.resultats_humain", "secmar.operations_stats",
+    "geo.departements", "geo.regions", "ccomptes.publications",
+]  # fmt: skip
+
+
+def test_catalogue_lists_every_dataset_with_its_sample_kind():
+    table = data.datasets()
+    assert table["name"].tolist() == NAMES
+    for column in ("title", "publisher", "datagouv_dataset", "licence", "years", "has_sample", "sample_kind"):
+        assert column in table.columns
+    assert table["has_sample"].all()
+    kinds = table.set_index("name")["sample_kind"]
+    assert kinds["baac.caracteristiques"] == "synthetic" and kinds["radars"] == "real"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_dataset_loads_from_its_sample(name):
+    frame = data.load(name, source="sample")
+    assert len(frame) > 0 and frame.columns.is_unique
+
+
+def test_samples_stay_small():
+    total = sum(path.stat().st_size for path in SAMPLES_DIR.rglob("*") if path.is_file())
+    assert total < 3_000_000
+
+
+def test_year_and_departement_filters():
+    both = data.load("baac.caracteristiques", source="sample")
+    assert sorted(both["an"].unique()) == [2018, 2019]
+    only = data.load("baac.caracteristiques", source="sample", year=2019)
+    assert len(only) == (both["an"] == 2019).sum() and (only["an"] == 2019).all()
+    assert len(data.load("baac.usagers", source="sample", years=[2018, 2019])) == len(
+        data.load("baac.usagers", source="sample")
+    )
+    corsica = data.load("baac.caracteristiques", source="sample", departements=["2A", "2B"])
+    assert set(corsica["dep"]) <= {"2A", "2B"} and len(corsica) == both["dep"].isin(["2A", "2B"]).sum()
+    assert set(data.load("radars", source="sample", dep=1)["dep"]) == {"01"}
+    sdis = data.load("sdis.interventions", source="sample", year=2020, dep="75")
+    assert sdis["sdis"].tolist() == ["BSPP"]
+    with pytest.raises(data.DataError, match="no sample for year"):
+        data.load("baac.lieux", source="sample", year=2012)
+    with pytest.raises(data.DataError, match="unknown filter"):
+        data.load("radars", source="sample", region="Bretagne")
+    with pytest.raises(data.DataError, match="no département column"):
+        data.load("baac.usagers", source="sample", dep="59")
+    with pytest.raises(data.DataError, match="source="):
+        data.load("radars", source="web")
+    with pytest.raises(data.DataError, match="Unknown dataset"):
+        data.load("baac.accidents", source="sample")
+
+
+def test_synthetic_baac_is_consistent_with_the_real_extracts():
+    lieux = data.load("baac.lieux", source="sample", year=2018)
+    vehicules = data.load("baac.vehicules", source="sample", year=2018)
+    caracteristiques = data.load("baac.caracteristiques", source="sample", year=2018)
+    usagers = data.load("baac.usagers", source="sample", year=2018)
+    assert caracteristiques["num_acc"].tolist() == lieux["num_acc"].tolist()
+    vehicle_keys = set(zip(vehicules["num_acc"], vehicules["num_veh"], strict=True))
+    assert set(zip(usagers["num_acc"], usagers["num_veh"], strict=True)) == vehicle_keys
+    per_accident = usagers.assign(victim=usagers["grav"] != "1").groupby("num_acc")["victim"].any()
+    assert per_accident.all(), "every accident has at least one victim"
+    assert (
+        caracteristiques["dep"].nunique() > 50
+        and caracteristiques["dep"].astype("str").str.startswith("97").any()
+    )
+
+
+def test_synthetic_coordinates_lie_inside_their_departement():
+    geo = data.load("geo.departements", source="sample").set_index("code")
+    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
+    inside = [
+        any(Polygon(ring).contains_point((row.long, row.lat)) for ring in geo.loc[row.dep, "rings"])
+        for row in accidents.itertuples()
+    ]
+    assert np.mean(inside) == 1.0
+
+
+def test_synthetic_generator_is_deterministic(tmp_path):
+    copy = tmp_path / "samples"
+    shutil.copytree(SAMPLES_DIR, copy)
+    spec = importlib.util.spec_from_file_location(
+        "make_synthetic_baac", SAMPLES_DIR / "make_synthetic_baac.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.HERE = copy
+    module.main()
+    for path in (SAMPLES_DIR / "baac").glob("*.csv"):
+        assert (copy / "baac" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_labels_of_onisr_and_secmar_codes():
+    grav = data.labels("baac", "grav")
+    assert grav["2"] == "Tué" and grav["4"] == "Blessé léger"
+    assert data.label_of("baac", "catv", "07") == "VL seul"
+    usagers = data.load("baac.usagers", source="sample")
+    assert usagers["grav"].map(grav).notna().all()
+    lum = data.load("baac.caracteristiques", source="sample")["lum"].map(data.labels("baac", "lum"))
+    assert lum.notna().all()
+    assert data.labels("secmar", "categorie_evenement")["A"] == "Accidents de navire"
+    with pytest.raises(data.DataError, match="Known"):
+        data.labels("baac", "couleur")
+
+
+def test_choropleth_draws_every_departement():
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    deps = data.load("geo.departements", source="sample")
+    counts = data.load("baac.caracteristiques", source="sample")["dep"].value_counts()
+    figure, ax = plt.subplots()
+    collection = data.plot_choropleth(ax, deps, counts, label="accidents")
+    assert len(collection.get_paths()) == sum(len(rings) for rings in deps["rings"])
+    colours = collection.get_facecolors()
+    assert len({tuple(colour) for colour in colours}) > 5
+    xmin, xmax = ax.get_xlim()
+    assert xmax - xmin < 20, "overseas départements are drawn as insets near France"
+    plt.close(figure)
+
+
+def test_usage_is_recorded(tmp_path, monkeypatch):
+    log = tmp_path / "usage.jsonl"
+    monkeypatch.setenv("EIG_DATA_USAGE", str(log))
+    data.load("sdis.interventions", source="sample", year=2021)
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(entry["name"], entry["year"], entry["source"]) for entry in entries] == [
+        ("sdis.interventions", 2021, "sample")
+    ]
+    assert len(entries[0]["sha256"]) == 64 and entries[0]["path"].endswith("interventions2021.csv")
+
+
+def test_cli_list_info_read(tmp_path):
+    runner = CliRunner()
+    listed = runner.invoke(main, ["data", "list"])
+    assert listed.exit_code == 0 and all(name in listed.output for name in NAMES)
+    info = runner.invoke(main, ["data", "info", "sdis.interventions"])
+    assert info.exit_code == 0 and "interventions-realisees" in info.output
+    assert runner.invoke(main, ["data", "info", "nope"]).exit_code != 0
+    out = tmp_path / "lieux.parquet"
+    read = runner.invoke(
+        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "lieux-2019.csv"), "-o", str(out)]
+    )
+    assert read.exit_code == 0, read.output
+    assert len(pd.read_parquet(out)) == 150
+    refused = runner.invoke(
+        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "usagers-2019.csv")]
+    )
+    assert refused.exit_code != 0 and "not 'lieux'" in refused.output
