@@ -5,7 +5,7 @@ Given a kind, :func:`make_workspace` lays out a minimal défi workspace in a fol
 executes every notebook with the CI parameters and :func:`nbval_check` re-runs the executed notebooks under
 nbval (real kernels) and compares their outputs.
 
-The kit's runner (``eigkit.run`` / ``eigkit.runner.check``) is used when it is importable; otherwise papermill's
+The kit's runner (``eigkit.run``, ``eigkit.runner.check``) is used when importable; otherwise papermill's
 Python API and a ``pytest --nbval`` subprocess do the same job, so that the kinds can be tested on their own.
 """
 
@@ -83,17 +83,30 @@ def run_kind(kind: str, workspace: Path, params: str = "params/ci.yaml") -> Kind
     return run
 
 
-def nbval_check(run: KindRun) -> subprocess.CompletedProcess[str]:
-    """Re-run the executed notebooks under nbval (``--nbval``, kit sanitize file) and return the process."""
+def nbval_check(run: KindRun) -> int:
+    """Re-run the executed notebooks under nbval (``--nbval``, kit sanitize file); return pytest's code."""
+    if _kit_runner_available():
+        from eigkit.runner.check import check
+
+        return check(
+            [str(path) for path in run.executed.values()], workspace=run.workspace, current_env=True
+        ).returncode
     sanitize = kit_root() / "shared" / "eigkit" / "runner" / "nbval_sanitize.cfg"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval",
+        "--nbval-current-env",
+    ]
     if sanitize.is_file():
         command += ["--nbval-sanitize-with", str(sanitize)]
     command += [str(path) for path in run.executed.values()]
-    env = {**os.environ, "EIG_WORKSPACE": str(run.workspace), "PYTHONHASHSEED": "0"}
-    return subprocess.run(
-        command, cwd=run.workspace, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    env = {**os.environ, "EIG_WORKSPACE": str(run.workspace)}
+    return subprocess.run(command, cwd=run.workspace, env=env, timeout=300, check=False).returncode
 
 
 def figures(notebook: dict[str, Any]) -> list[str]:
@@ -121,6 +134,7 @@ def text_outputs(notebook: dict[str, Any]) -> str:
 
 def _kit_runner_available() -> bool:
     try:
+        import eigkit.runner.check
         import eigkit.runner.execute  # noqa: F401
     except ImportError:
         return False
@@ -128,19 +142,14 @@ def _kit_runner_available() -> bool:
 
 
 def _run_with_kit(workspace: Path, params: str) -> dict[str, Path]:
-    """Run through ``eigkit.run`` and return the executed notebooks of the run it records."""
-    previous = os.environ.get("EIG_WORKSPACE")
-    os.environ["EIG_WORKSPACE"] = str(workspace)
-    try:
-        eigkit.run(params=workspace / params, workspace=workspace)
-    finally:
-        if previous is None:
-            os.environ.pop("EIG_WORKSPACE", None)
-        else:
-            os.environ["EIG_WORKSPACE"] = previous
-    runs = sorted((workspace / "runs").iterdir(), key=lambda path: path.stat().st_mtime)
-    latest = runs[-1]
-    return {stem: next(latest.rglob(f"{stem}.ipynb")) for stem in notebook_stems(workspace)}
+    """Run through ``eigkit.run`` and return the executed notebooks it recorded; fail with the errors."""
+    result = eigkit.run(params=workspace / params, workspace=workspace, progress=False)
+    if not result.ok:
+        failures = "\n".join(
+            f"{entry['name']}: {entry['status']} {entry.get('error')}" for entry in result.failed
+        )
+        raise AssertionError(f"eig run failed in {workspace}:\n{failures}")
+    return {Path(entry["output"]).stem: result.run_dir / entry["output"] for entry in result.runs}
 
 
 def _run_with_papermill(workspace: Path, params: str) -> dict[str, Path]:
@@ -179,7 +188,8 @@ def _split_params(workspace: Path, params_file: Path) -> dict[str, dict[str, Any
     from eigkit.runner.params import declared_parameters, load_yaml_text, split_params_file, validate
 
     declared = {
-        stem: declared_parameters(workspace / "notebooks" / f"{stem}.ipynb") for stem in notebook_stems(workspace)
+        stem: declared_parameters(workspace / "notebooks" / f"{stem}.ipynb")
+        for stem in notebook_stems(workspace)
     }
     raw = split_params_file(str(params_file), load_yaml_text(params_file), declared)
     return {stem: validate(stem, declared[stem], raw[stem]) for stem in declared}
