@@ -1,0 +1,84 @@
+"""``eig check``: nbval over the latest run's executed notebooks; committed notebooks must be clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from nbval.plugin import get_sanitize_patterns
+
+from eigkit.runner.check import KIT_SANITIZE, CheckError, check, notebooks_with_outputs, sanitize_file
+from test_run_workspace import make_workspace, shared_run
+
+
+def _sanitize(text: str) -> str:
+    for regex, replace in get_sanitize_patterns(KIT_SANITIZE.read_text(encoding="utf-8")):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_kit_sanitize_file_hides_addresses_and_timings_only() -> None:
+    assert (
+        _sanitize("[<matplotlib.lines.Line2D at 0x7f3a2b1c9d60>]")
+        == "[<matplotlib.lines.Line2D at 0xADDRESS>]"
+    )
+    assert _sanitize("Wall time: 12.5 ms") == "Wall time: TIME"
+    assert _sanitize("total = 0x10 + 42 rows, 2023") == "total = 0x10 + 42 rows, 2023"  # real values stay
+
+
+def test_workspace_sanitize_file_wins_over_the_kit_one(tmp_path: Path) -> None:
+    assert sanitize_file(tmp_path) == KIT_SANITIZE
+    own = tmp_path / "tests" / "nbval_sanitize.cfg"
+    own.parent.mkdir()
+    own.write_text("regex: x\nreplace: y\n")
+    assert sanitize_file(tmp_path) == own
+
+
+def test_committed_notebooks_with_outputs_or_counts_are_reported(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path, {"01-clean": "params_demo", "02-dirty": "fails"})
+    assert notebooks_with_outputs(root / "notebooks") == []
+    dirty = root / "notebooks" / "02-dirty.ipynb"
+    content = json.loads(dirty.read_text())
+    content["cells"][0]["execution_count"] = 3
+    dirty.write_text(json.dumps(content))
+    (problem,) = notebooks_with_outputs(root / "notebooks")
+    assert "02-dirty.ipynb" in problem and "nbstripout" in problem
+
+
+def test_check_without_any_run_says_what_to_do(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path, {"01-a": "params_demo"})
+    with pytest.raises(CheckError, match=r"no run yet.*eig run --params params/ci.yaml"):
+        check(workspace=root)
+
+
+@pytest.mark.slow
+def test_check_passes_on_the_latest_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root, run = shared_run(tmp_path_factory)
+    result = check(workspace=root)
+    assert result.returncode == 0, result
+    assert result.notebooks == [run.run_dir / "01-demo.ipynb"]
+
+
+@pytest.mark.slow
+def test_check_fails_on_a_changed_output_and_on_committed_outputs(
+    tmp_path_factory: pytest.TempPathFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, run = shared_run(tmp_path_factory)
+    copy_root = make_workspace(tmp_path_factory.mktemp("tampered"), {})
+    executed = json.loads((run.run_dir / "01-demo.ipynb").read_text())
+    for cell in executed["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("name") == "stdout":
+                output["text"] = "".join(output["text"]).replace('"annee": 2023', '"annee": 1999')
+    tampered = copy_root / "runs" / "manual" / "01-demo.ipynb"
+    tampered.parent.mkdir(parents=True)
+    tampered.write_text(json.dumps(executed))
+    shutil.copy(run.run_dir / "01-demo.ipynb", copy_root / "notebooks" / "01-demo.ipynb")  # with outputs
+    result = check([tampered], workspace=copy_root)
+    output = capfd.readouterr()
+    assert result.returncode != 0
+    assert "1 failed" in output.out and "1999" in output.out  # nbval saw the changed output
+    assert any("01-demo.ipynb: committed notebook carries outputs" in problem for problem in result.problems)
