@@ -315,6 +315,8 @@ def run(
         record["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
         record["duration_s"] = round(time.perf_counter() - clock, 3)
         manifests.write(run_dir, record)
+    with contextlib.suppress(OSError):
+        (run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
     result = RunResult(run_id, run_dir, record["status"], entries, signal=received[0] if received else None)
     result.reports_index = _publish(root, run_dir, run_id, entries)
     if progress:

@@ -14,7 +14,7 @@ class Progress:
 
     def __init__(self, total: int, *, enabled: bool = True) -> None:
         self.total = total
-        self.counts = {"ok": 0, "failed": 0}
+        self.counts = {"ok": 0, "failed": 0, "other": 0}  # other: interrupted or skipped
         self._bar = None
         if enabled:
             from tqdm import tqdm
@@ -24,7 +24,7 @@ class Progress:
 
     def update(self, status: str) -> None:
         """Count one finished run."""
-        self.counts["ok" if status == "ok" else "failed"] += 1
+        self.counts[status if status in self.counts else "other"] += 1
         if self._bar is not None:
             self._bar.update(1)
             self._show()

@@ -115,7 +115,11 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     task.usage.unlink(missing_ok=True)
     outcome: dict[str, Any] = {"index": task.index, "name": task.name, "started_at": _now(), "error": None}
     clock = time.perf_counter()
-    env = {"EIG_WORKSPACE": task.workspace, "EIG_DATA_USAGE": str(task.usage)}
+    env = {
+        "EIG_WORKSPACE": task.workspace,
+        "EIG_DATA_USAGE": str(task.usage),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # no debugger warning from every kernel on the terminal
+    }
     try:
         with _environment(env), open(task.log, "w", encoding="utf-8") as log:
             papermill.execute_notebook(

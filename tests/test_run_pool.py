@@ -1,0 +1,107 @@
+"""Grids on the local process pool; Ctrl-C and SIGTERM stop cleanly (no orphan kernel, run recorded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eigkit.runner import manifest
+from test_run_workspace import make_workspace
+
+pytestmark = pytest.mark.slow
+EIG = [sys.executable, "-c", "from eigkit.cli import main; main()"]
+
+
+def _printed(notebook: Path) -> dict[str, object]:
+    cells = json.loads(notebook.read_text())["cells"]
+    texts = ["".join(out["text"]) for cell in cells for out in cell.get("outputs", []) if "text" in out]
+    return json.loads(next(text for text in texts if '"cwd"' in text))
+
+
+def test_a_grid_runs_every_combination_on_two_workers_with_progress_and_summary(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path, {"01-demo": "params_demo"})
+    (root / "params" / "grid.yaml").write_text("departement: ['01', 2A]\nannee: [2022, 2023]\n")
+    env = os.environ | {"EIG_WORKSPACE": str(root)}
+    done = subprocess.run(
+        [*EIG, "run", "--grid", "params/grid.yaml", "--workers", "2"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ok=4" in done.stderr and "remaining=0" in done.stderr  # the progress bar's last state
+    run_dir = manifest.latest_run(root / "runs")
+    record = manifest.read(run_dir)
+    names = [entry["name"] for entry in record["runs"]]
+    assert len(set(names)) == 4 and all(entry["status"] == "ok" for entry in record["runs"])
+    for entry in record["runs"]:
+        assert entry["name"] in done.stderr  # one summary row per run
+        printed = _printed(run_dir / entry["output"])
+        assert {k: printed[k] for k in ("departement", "annee")} == entry["parameters"]
+        assert (root / "reports" / f"{entry['name']}.html").is_file()
+    assert sorted((p["departement"], p["annee"]) for p in (e["parameters"] for e in record["runs"])) == [
+        ("01", 2022), ("01", 2023), ("2A", 2022), ("2A", 2023),
+    ]  # fmt: skip
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in {"Z", "X"}  # a zombie has exited
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the kernel processes")
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how: str) -> None:
+    root = make_workspace(tmp_path, {"01-sleeps": "sleeps"})
+    env = os.environ | {"EIG_WORKSPACE": str(root)}
+    process = subprocess.Popen(
+        [*EIG, "run"], cwd=root, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    pid_file = root / "kernel.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "the notebook never started"
+        time.sleep(0.2)
+    kernel = int(pid_file.read_text())
+    below = _descendants(process.pid)
+    assert kernel in below and _alive(kernel)
+    if how == "sigterm":
+        process.send_signal(signal.SIGTERM)
+    else:  # a terminal's Ctrl-C reaches the whole foreground process group
+        os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGINT), stderr
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in below if _alive(pid)], "processes left behind"
+    run_dir = manifest.latest_run(root / "runs")
+    record = manifest.read(run_dir)
+    assert record["status"] == "interrupted" and record["runs"][0]["status"] == "interrupted"
+    assert not (run_dir / "01-sleeps.ipynb").exists()  # no half-run notebook at the final path
+    assert not list(run_dir.rglob("*.tmp")) and not (root / "reports" / "01-sleeps.html").exists()
