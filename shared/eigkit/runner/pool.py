@@ -18,6 +18,7 @@ from typing import Any
 from eigkit.runner.worker import RunTask, execute_task, warm_kernels
 
 STOP_GRACE = 20.0  # seconds a worker gets to stop its kernel and report, once interrupted
+CONNECT_TIMEOUT = "30s"  # how long to wait for a Dask scheduler to answer
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -154,7 +155,7 @@ class DaskPool:
         except ImportError as error:
             raise RuntimeError("--cluster needs Dask distributed: pip install 'eig-kit[dask]'.") from error
         try:
-            self._client = Client(address, timeout="30s", set_as_default=False)
+            self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except OSError as error:
             raise RuntimeError(f"cannot reach the Dask scheduler at {address} ({error}).") from error
         self._futures: list[Any] = []
@@ -168,7 +169,7 @@ class DaskPool:
             key = f"eig-run-{task.name}-{os.urandom(4).hex()}"
             futures[self._client.submit(execute_task, task, pure=False, key=key)] = task
         self._futures.extend(futures)
-        for future in as_completed(list(futures)):
+        for future in as_completed(list(futures), loop=self._client.loop):
             try:
                 yield future.result()
             except Exception as error:  # the task raised on the worker, or the worker died

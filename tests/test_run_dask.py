@@ -1,0 +1,39 @@
+"""``--cluster``: the same runs sent to a real Dask distributed scheduler (a LocalCluster on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eigkit.runner import manifest
+from eigkit.runner.execute import RunnerError, run
+from test_run_workspace import make_workspace
+
+distributed = pytest.importorskip("distributed", reason="the dask extra (eig-kit[dask]) is not installed")
+pytestmark = pytest.mark.slow
+
+
+def test_a_grid_runs_on_a_dask_cluster(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path, {"01-demo": "params_demo"})
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        grid = {"departement": ["01", "2A", "971"]}
+        result = run(grid=grid, cluster=address, workspace=root, progress=False)
+    assert result.ok, result.runs
+    record = manifest.read(result.run_dir)
+    assert record["command"]["cluster"] == address
+    assert sorted(entry["parameters"]["departement"] for entry in record["runs"]) == ["01", "2A", "971"]
+    for entry in record["runs"]:
+        assert (result.run_dir / entry["output"]).is_file() and entry["data"][0]["name"] == "demo"
+        assert (root / "reports" / f"{entry['name']}.html").is_file()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("eigkit.runner.pool.CONNECT_TIMEOUT", "2s")
+    root = make_workspace(tmp_path, {"01-demo": "params_demo"})
+    with pytest.raises(RunnerError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run(cluster="tcp://127.0.0.1:9", workspace=root, progress=False)
