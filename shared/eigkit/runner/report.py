@@ -39,7 +39,8 @@ def render_html(notebook: Path, *, with_code: bool = False) -> str:
         )
         _exporters[with_code] = exporter
     node = nbformat.read(notebook, as_version=4)
-    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"path": str(notebook.parent)}})
+    metadata = {"path": str(notebook.parent), "name": notebook.stem}  # the page title is the notebook's name
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": metadata})
     return body
 
 
