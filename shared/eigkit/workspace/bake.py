@@ -63,6 +63,23 @@ def _as_pip_url(url: str) -> str:
     )
 
 
+def installed_origin() -> tuple[str, str] | None:
+    """The git URL and commit the installed eig-kit was installed from (``pip install git+URL``), if known.
+
+    Read from the distribution's ``direct_url.json`` (PEP 610); ``None`` for an index or local install.
+    """
+    from importlib import metadata
+
+    try:
+        record = json.loads(metadata.distribution("eig-kit").read_text("direct_url.json") or "null")
+    except (metadata.PackageNotFoundError, json.JSONDecodeError):
+        return None
+    vcs = (record or {}).get("vcs_info") or {}
+    if vcs.get("vcs") != "git" or not record.get("url") or not vcs.get("commit_id"):
+        return None
+    return record["url"], vcs["commit_id"]
+
+
 def _checkout_source(checkout: Path) -> TemplateSource:
     origin = _git(checkout, "remote", "get-url", "origin")
     kit_source = _as_pip_url(origin.stdout.strip()) if origin.returncode == 0 else str(checkout)
@@ -83,17 +100,19 @@ def resolve_source(template: str | Path | None = None) -> TemplateSource:
         if checkout is not None:
             return _checkout_source(checkout)
         kit = kit_root()
-        default_source = str(template_defaults(kit)["kit_source"])
-        url = default_source.removeprefix("git+")
+        url, commit = installed_origin() or (
+            str(template_defaults(kit)["kit_source"]).removeprefix("git+"),
+            f"v{__version__}",
+        )
         return TemplateSource(
             str(kit / TEMPLATE_DIRECTORY),
             False,
             kit,
-            default_source,
+            f"git+{url}",
             recorded_template=url,
-            recorded_commit=f"v{__version__}",
-            note=f"note: the installed kit is not a git checkout; the workspace records {url} at tag "
-            f"v{__version__} as its template, for `eig update`.",
+            recorded_commit=commit,
+            note=f"note: the installed kit is not a git checkout; the workspace records {url} at {commit} "
+            "as its template, for `eig update`.",
         )
     path = Path(template).expanduser()
     if path.exists():
