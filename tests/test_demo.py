@@ -23,9 +23,19 @@ def test_demo_runs_and_checks_a_workspace_offline(kit_copy: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert (target / "reports/index.html").is_file()
     assert f"{target / 'reports/index.html'}" in result.output
-    assert any((target / "runs").iterdir())
+    first_runs = set((target / "runs").iterdir())
+    assert first_runs
+
+    again = CliRunner().invoke(main, ["demo", str(target), "--template", str(kit_copy)])
+    assert again.exit_code == 0, again.output  # the README's first command can be run twice
+    assert "relancé" in again.output and len(set((target / "runs").iterdir()) - first_runs) == 1
+
+    other_kind = CliRunner().invoke(main, ["demo", str(target), "--kind", "pompiers"])
+    assert other_kind.exit_code == 1 and "'generique' demo, not 'pompiers'" in other_kind.output
 
 
-def test_demo_refuses_an_existing_folder(tmp_path: Path):
+def test_demo_refuses_an_existing_folder_that_is_not_a_demo(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("à garder")
     result = CliRunner().invoke(main, ["demo", str(tmp_path)])
-    assert result.exit_code == 1 and "already exists" in result.output
+    assert result.exit_code == 1 and "already exists and is not a demo workspace" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -6,6 +6,7 @@ in a child process with the workspace as current folder, so that what the demo s
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,11 +52,20 @@ def demo(
     template: str | Path | None = None,
     say: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Bake a demo workspace of ``kind`` at ``directory`` (must not exist), run and check its notebooks on the
-    embedded samples, and return where the HTML reports are."""
+    """Bake a demo workspace of ``kind`` at ``directory``, run and check its notebooks on the embedded
+    samples, and return where the HTML reports are.
+
+    When ``directory`` already holds a demo workspace (an earlier ``eig demo``), it is run and checked again
+    as it is; any other existing folder is refused.
+    """
     target = Path(directory).expanduser().resolve()
     if target.exists():
-        raise WorkspaceError(f"{target} already exists: give `eig demo` a new folder")
+        found = _demo_kind(target)
+        if found != kind:
+            what = "is not a demo workspace" if found is None else f"holds a {found!r} demo, not {kind!r}"
+            raise WorkspaceError(f"{target} already exists and {what}: give `eig demo` a new folder")
+        say(f"Espace de travail de démonstration existant, relancé : {target}")
+        return _run_demo(target, say)
     if derive_slug(target.name) != target.name:
         raise WorkspaceError(
             f"{target.name!r}: the demo folder's name must be lowercase ASCII letters, digits and hyphens "
@@ -71,6 +81,19 @@ def demo(
         say=say,
     )
     say(f"Espace de travail de démonstration : {workspace}")
+    return _run_demo(workspace, say)
+
+
+def _demo_kind(folder: Path) -> str | None:
+    """The kind of the demo workspace baked at ``folder`` by ``eig demo``, or ``None`` if it is not one."""
+    try:
+        context = json.loads((folder / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return context.get("defi_kind") if context.get("project_name") == DEMO_NAME else None
+
+
+def _run_demo(workspace: Path, say: Callable[[str], None]) -> DemoResult:
     run_ci_steps(workspace, say)
     reports = workspace / "reports"
     index = reports / "index.html"
