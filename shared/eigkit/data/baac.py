@@ -129,7 +129,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
             out[column] = as_category(raw[column])
     for column in ("id_vehicule", "id_usager"):  # thousands separated by no-break spaces
         if column in raw.columns:
-            out[column] = as_category(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+            out[column] = as_text(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
     return _conform(out, table)
 
 
@@ -142,6 +142,8 @@ def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
                 out[column] = pd.Series(pd.NA, index=out.index, dtype=INTEGERS[table][column])
             elif column in DECIMALS.get(table, []):
                 out[column] = np.nan
+            elif column in ("id_vehicule", "id_usager"):
+                out[column] = pd.Series(None, index=out.index, dtype="str")
             else:
                 out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
     return out[SCHEMA[table]]

@@ -123,7 +123,8 @@ def _restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
         dtype = frame[column].dtype
         if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == object:
             categories = pd.Index([str(value) for value in dtype.categories], dtype="str")
-            frame[column] = pd.Categorical(frame[column].astype("str"), categories=categories)
+            codes = frame[column].cat.codes.to_numpy()
+            frame[column] = pd.Categorical.from_codes(codes, categories=categories)
     return frame
 
 

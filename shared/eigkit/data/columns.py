@@ -136,13 +136,15 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return frames[0]
     if not frames:
         return pd.DataFrame()
-    aligned = [frame.copy() for frame in frames]
-    for column in aligned[0].columns:
-        parts = [frame[column] for frame in aligned if column in frame.columns]
+    columns = {}
+    for column in frames[0].columns:
+        parts = [frame[column] for frame in frames]
         if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
-            union = union_categoricals([part.array for part in parts], sort_categories=False)
-            categories = sorted(union.categories, key=lambda value: _sort_key(str(value)))
-            for frame in aligned:
-                if column in frame.columns:
-                    frame[column] = frame[column].cat.set_categories(categories)
-    return pd.concat(aligned, ignore_index=True)
+            union = union_categoricals([part.array for part in parts], ignore_order=True)
+            ordered = sorted(union.categories, key=lambda value: _sort_key(str(value)))
+            if list(union.categories) != ordered:
+                union = union.reorder_categories(ordered)
+            columns[column] = pd.Series(union, name=column)
+        else:
+            columns[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
