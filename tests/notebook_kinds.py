@@ -71,12 +71,16 @@ def notebook_stems(workspace: Path) -> list[str]:
     return [path.stem for path in sorted((workspace / "notebooks").glob("*.ipynb"))]
 
 
-def run_kind(kind: str, workspace: Path, params: str = "params/ci.yaml") -> KindRun:
-    """Execute every notebook of ``workspace`` with ``params``; raise on the first failing cell."""
+def run_kind(
+    kind: str, workspace: Path, params: str = "params/ci.yaml", overrides: dict[str, Any] | None = None
+) -> KindRun:
+    """Execute every notebook of ``workspace`` with ``params`` (and ``overrides``); raise when one fails."""
     started = time.perf_counter()
     run = KindRun(kind, workspace)
     if _kit_runner_available():
-        run.executed = _run_with_kit(workspace, params)
+        run.executed = _run_with_kit(workspace, params, overrides or {})
+    elif overrides:
+        raise RuntimeError("overrides need the kit's runner (eigkit.run)")
     else:
         run.executed = _run_with_papermill(workspace, params)
     run.seconds = time.perf_counter() - started
@@ -141,9 +145,9 @@ def _kit_runner_available() -> bool:
     return True
 
 
-def _run_with_kit(workspace: Path, params: str) -> dict[str, Path]:
+def _run_with_kit(workspace: Path, params: str, overrides: dict[str, Any]) -> dict[str, Path]:
     """Run through ``eigkit.run`` and return the executed notebooks it recorded; fail with the errors."""
-    result = eigkit.run(params=workspace / params, workspace=workspace, progress=False)
+    result = eigkit.run(params=workspace / params, overrides=overrides, workspace=workspace, progress=False)
     if not result.ok:
         failures = "\n".join(
             f"{entry['name']}: {entry['status']} {entry.get('error')}" for entry in result.failed
@@ -193,3 +197,44 @@ def _split_params(workspace: Path, params_file: Path) -> dict[str, dict[str, Any
     }
     raw = split_params_file(str(params_file), load_yaml_text(params_file), declared)
     return {stem: validate(stem, declared[stem], raw[stem]) for stem in declared}
+
+
+@dataclass
+class Acceptance:
+    """A workspace baked by ``eig new`` whose ``eig run`` and ``eig check`` were run, with their outcome."""
+
+    workspace: Path
+    steps: dict[str, subprocess.CompletedProcess[str]]
+    seconds: dict[str, float]
+
+
+def bake_run_check(kind: str, folder: Path, cookiecutter_config: Path) -> Acceptance:
+    """The issue's acceptance, through the ``eig`` command as an entrepreneur types it.
+
+    ``eig new "Test" --kind KIND --no-input`` (kit_source: this checkout, no git, temporary cookiecutter
+    config), then in the workspace ``eig run --params params/ci.yaml`` and ``eig check``.
+    """
+    eig = str(Path(sys.executable).parent / "eig")
+    env = {k: v for k, v in os.environ.items() if k != "EIG_WORKSPACE"}
+    env["COOKIECUTTER_CONFIG"] = str(cookiecutter_config)
+    steps, seconds = {}, {}
+
+    def step(name: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        started = time.perf_counter()
+        steps[name] = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        seconds[name] = time.perf_counter() - started
+        return steps[name]
+
+    baked = step(
+        "new",
+        [eig, "new", "Test", "--kind", kind, "--no-input", "--no-git", "--output-dir", str(folder),
+         "--set", f"kit_source={kit_root()}"],
+        folder,
+    )  # fmt: skip
+    workspaces = [path.parent for path in folder.glob("*/pyproject.toml")]
+    if baked.returncode != 0 or len(workspaces) != 1:
+        raise AssertionError(f"eig new failed:\n{baked.stdout}\n{baked.stderr}")
+    workspace = workspaces[0]
+    if step("run", [eig, "run", "--params", "params/ci.yaml"], workspace).returncode == 0:
+        step("check", [eig, "check"], workspace)
+    return Acceptance(workspace, steps, seconds)

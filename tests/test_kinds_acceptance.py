@@ -1,0 +1,42 @@
+"""Issue 5's acceptance for every défi kind, as an entrepreneur types it: ``eig new "Test" --kind KIND
+--no-input``, then in the workspace ``eig run --params params/ci.yaml`` and ``eig check``; ``reports/`` then
+holds an HTML page per notebook, with its figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eigkit.workspace.variables import template_defaults
+from notebook_kinds import bake_run_check
+
+KIT = Path(__file__).resolve().parents[1]
+KINDS = template_defaults(KIT)["defi_kind"]
+pytestmark = pytest.mark.slow
+
+
+def test_every_kind_of_the_template_has_notebooks_and_both_params_files():
+    assert sorted(KINDS) == sorted(path.name for path in (KIT / "notebooks").iterdir() if path.is_dir())
+    for kind in KINDS:
+        assert list((KIT / "notebooks" / kind).glob("*.ipynb")), f"notebooks/{kind}/ has no notebook"
+        for params in ("ci.yaml", "default.yaml"):
+            assert (KIT / "notebooks" / kind / "params" / params).is_file(), f"{kind}: no params/{params}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_eig_new_run_check_give_a_report_per_notebook(kind: str, tmp_path: Path, cookiecutter_config: Path):
+    accepted = bake_run_check(kind, tmp_path, cookiecutter_config)
+    assert set(accepted.steps) == {"new", "run", "check"}
+    for name, outcome in accepted.steps.items():
+        output = f"{outcome.stdout[-3000:]}\n{outcome.stderr[-3000:]}"
+        assert outcome.returncode == 0, f"eig {name} failed:\n{output}"
+    print(f"{kind}: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in accepted.seconds.items()))
+    notebooks = sorted(path.stem for path in (accepted.workspace / "notebooks").glob("*.ipynb"))
+    assert notebooks == sorted(path.stem for path in (KIT / "notebooks" / kind).glob("*.ipynb"))
+    for stem in notebooks:
+        report = (accepted.workspace / "reports" / f"{stem}.html").read_text(encoding="utf-8")
+        assert "<svg" in report or "data:image/png" in report, f"{kind}: {stem}.html has no figure"
+        assert "Traceback" not in report, f"{kind}: {stem}.html shows an error"
+    index = (accepted.workspace / "reports" / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{stem}.html"' in index for stem in notebooks)
