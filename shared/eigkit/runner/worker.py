@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,14 +62,20 @@ class RunTask:
         return Path(self.run_dir) / "reports" / f"{self.name}.html"
 
 
-def kernel_options() -> dict[str, Any]:
-    """Keyword arguments for papermill's engine: immediate kernel shutdown, ipc transport (no port race),
-    then whatever the fast-kernel start adds when it is available."""
+def kernel_options(ipc_prefix: str) -> dict[str, Any]:
+    """Keyword arguments for papermill's engine: immediate kernel shutdown, ipc transport on sockets named
+    ``<ipc_prefix>-1`` to ``-5`` (no TCP port race), then what the fast-kernel start adds when available.
+
+    ``ipc_prefix`` must be absolute and unique to this kernel: jupyter_client's default, the relative
+    ``kernel-ipc``, numbers sockets by the files it finds in the current folder, so kernels started at the
+    same time (pool or Dask workers) pick the same socket paths, and a client whose current folder is not the
+    kernel's connects to nothing: the run then hangs until "Kernel didn't respond".
+    """
     from traitlets.config import Config
 
     options: dict[str, Any] = {
         "shutdown_kernel": "immediate",
-        "config": Config({"KernelManager": {"transport": "ipc"}}),
+        "config": Config({"KernelManager": {"transport": "ipc", "ip": ipc_prefix}}),
     }
     try:
         from eigkit.runner import fastkernel
@@ -84,6 +92,17 @@ def warm_kernels() -> contextlib.AbstractContextManager[Any]:
     except ImportError:
         return contextlib.nullcontext()
     return fastkernel.warm_kernels()
+
+
+@contextlib.contextmanager
+def ipc_folder() -> Iterator[str]:
+    """A private, short-named folder for one kernel's ipc sockets (unix socket paths are limited to about
+    100 bytes, so not inside the run folder), removed with whatever the kernel left in it."""
+    folder = tempfile.mkdtemp(prefix="eig-ipc-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -121,7 +140,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # no debugger warning from every kernel on the terminal
     }
     try:
-        with _environment(env), open(task.log, "w", encoding="utf-8") as log:
+        with _environment(env), ipc_folder() as ipc, open(task.log, "w", encoding="utf-8") as log:
             papermill.execute_notebook(
                 task.notebook,
                 str(task.work_path),
@@ -133,7 +152,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
                 stderr_file=log,
                 start_timeout=START_TIMEOUT,
                 execution_timeout=task.timeout,
-                **kernel_options(),
+                **kernel_options(f"{ipc}/kernel"),
             )
         outcome["status"] = "ok"
     except PapermillExecutionError as error:
