@@ -17,6 +17,7 @@ import papermill
 import psutil
 import pytest
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from eigkit.runner import fastkernel
 from eigkit.runner.provisioner import FastKernelManager
@@ -251,3 +252,46 @@ def test_a_killed_owner_takes_its_fork_server_and_kernels_with_it():
     finally:
         owner.kill()
         owner.wait()
+
+
+def test_kernels_started_at_once_in_one_folder_get_their_own_ipc_sockets(tmp_path, monkeypatch):
+    # jupyter_client's default ipc prefix is the relative "kernel-ipc": both kernels would pick the same
+    # sockets in the shared cwd, and one client would then wait forever on the other kernel.
+    monkeypatch.chdir(tmp_path)
+    config = Config({"KernelManager": {"transport": "ipc"}})
+
+    async def start_and_ask_pid(manager: FastKernelManager) -> tuple[int, int]:
+        await manager.start_kernel()
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            msg_id = client.execute("import os; print(os.getpid())")
+            while True:
+                message = await client.get_iopub_msg(timeout=30)
+                if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "stream":
+                    return manager.provisioner.pid, int(message["content"]["text"])
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+
+    async def scenario() -> tuple[list[FastKernelManager], list[tuple[int, int]]]:
+        managers = [FastKernelManager(kernel_name="python3", config=config) for _ in range(2)]
+        return managers, list(await asyncio.gather(*(start_and_ask_pid(m) for m in managers)))
+
+    with fastkernel.warm_kernels() as server:
+        assert server is not None
+        managers, pids = asyncio.run(scenario())
+    prefixes = [manager.ip for manager in managers]
+    assert all(os.path.isabs(prefix) for prefix in prefixes) and prefixes[0] != prefixes[1]
+    assert [started for started, _ in pids] == [answered for _, answered in pids]  # each its own kernel
+    assert not list(tmp_path.iterdir())  # no socket file left in the working folder
+
+
+def test_a_fork_that_never_binds_falls_back_to_the_normal_start(notebooks, tmp_path, monkeypatch):
+    monkeypatch.setattr("eigkit.runner.provisioner.READY_WAIT_SECONDS", 0.0)  # the fork is never "ready"
+    with fastkernel.warm_kernels() as server:
+        assert server is not None
+        report = probe(run(notebooks["probe"], tmp_path / "fallback.ipynb", cwd=str(tmp_path)))
+        assert server.alive
+    assert report["ppid"] == os.getpid() and report["cwd"] == str(tmp_path)

@@ -9,8 +9,10 @@ answering) it starts the kernel the normal way. ``FastKernelManager`` is the ker
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -76,7 +78,14 @@ class ForkProvisioner(LocalProvisioner):
         self.server, self.forked_pid = server, pid
         self.pid = self.pgid = pid  # the child called setsid(): it leads its own process group
         self.cwd = cwd
-        await self._until_bound(ready_path)
+        if not await self._until_bound(ready_path):
+            await self._abandon_fork()
+            self.log.warning(
+                "Forked kernel %s did not bind its sockets within %.0f s; starting the kernel normally.",
+                pid,
+                READY_WAIT_SECONDS,
+            )
+            return await super().launch_kernel(cmd, **kwargs)
         return self.connection_info
 
     def _ready_path(self) -> Path:
@@ -84,20 +93,32 @@ class ForkProvisioner(LocalProvisioner):
         folder = Path(connection_file).parent if connection_file else Path(tempfile.gettempdir())
         return folder / f".eig-fork-ready-{self.kernel_id}"
 
-    async def _until_bound(self, ready_path: Path) -> None:
-        """Wait (briefly) until the forked kernel has bound its sockets, or has died.
+    async def _until_bound(self, ready_path: Path) -> bool:
+        """Wait until the forked kernel has bound its sockets (True), or has died (True: the kernel
+        manager reports it); False when it did neither within ``READY_WAIT_SECONDS``.
 
         A client that connects before the kernel binds waits for ZMQ's reconnect interval and misses
         the first IOPub messages, which costs a normal start about 0.3 s per kernel.
         """
         deadline = time.monotonic() + READY_WAIT_SECONDS
         try:
-            while not ready_path.exists() and time.monotonic() < deadline:
-                if await self.poll() is not None:
-                    return  # died: the kernel manager reports it
+            while not ready_path.exists():
+                if await self.poll() is not None or time.monotonic() > deadline:
+                    return time.monotonic() <= deadline
                 await asyncio.sleep(0.005)
+            return True
         finally:
             ready_path.unlink(missing_ok=True)
+
+    async def _abandon_fork(self) -> None:
+        """Kill a forked kernel that never became ready and forget it (the normal start takes over)."""
+        await self._signal_quietly(signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while await self.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self.server is not None and self.forked_pid is not None:
+            self.server.forget(self.forked_pid)
+        self.server, self.forked_pid, self.pid, self.pgid = None, None, None, None
 
     async def poll(self) -> int | None:
         if self.forked_pid is None or self.server is None:
@@ -189,7 +210,34 @@ class FastKernelClient(AsyncKernelClient):
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+                raise RuntimeError(
+                    f"Kernel didn't respond in {timeout:.0f} seconds (it is running but no reply reached "
+                    f"this client; {self._endpoint_problem() or 'its sockets exist'})"
+                )
+
+    def _endpoint_problem(self) -> str | None:
+        """With the ipc transport, what makes the kernel's sockets unreachable from here, if anything.
+
+        A relative socket path is resolved against each process's own current folder and is shared by
+        every kernel started in that folder: a client can then wait forever on another kernel's sockets.
+        """
+        if self.transport != "ipc":
+            return None
+        if not os.path.isabs(self.ip):
+            return f"ipc sockets at the relative path {self.ip!r} (give KernelManager.ip an absolute path)"
+        return None
+
+
+_ipc_folder: str | None = None
+
+
+def private_ipc_prefix() -> str:
+    """A unique absolute ipc socket prefix in a folder private to this process (removed at exit)."""
+    global _ipc_folder
+    if _ipc_folder is None or not os.path.isdir(_ipc_folder):
+        _ipc_folder = tempfile.mkdtemp(prefix="eig-ipc-")
+        atexit.register(shutil.rmtree, _ipc_folder, ignore_errors=True)
+    return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
 
 
 class FastKernelManager(AsyncKernelManager):
@@ -199,6 +247,8 @@ class FastKernelManager(AsyncKernelManager):
     client_factory = Type(FastKernelClient, klass=AsyncKernelClient, config=True)
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        if self.transport == "ipc" and not os.path.isabs(self.ip):
+            self.ip = private_ipc_prefix()  # jupyter_client's relative default races (see FastKernelClient)
         if self.provisioner is None and _uses_default_provisioner(self.kernel_spec):
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
             self.provisioner = ForkProvisioner(
