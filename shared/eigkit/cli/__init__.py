@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import eigkit.runner.lean_imports  # noqa: F401  (before nbformat: faster starts)
 from eigkit import __version__
 from eigkit.cli import data_commands, run_commands, workspace_commands
 

@@ -117,8 +117,8 @@ def check(
         return CheckResult(1, [], problems or ["no executed notebook to check"])
     command = [
         sys.executable,
-        "-m",
-        "pytest",
+        "-c",
+        "import sys, eigkit.runner.lean_imports, pytest; sys.exit(pytest.main(sys.argv[1:]))",
         "--nbval-lax" if lax else "--nbval",
         "--nbval-sanitize-with",
         str(sanitize_file(root)),

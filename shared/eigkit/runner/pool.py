@@ -59,7 +59,7 @@ class LocalPool:
 
     def __init__(self, workers: int) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["eigkit.runner.worker", "papermill"])
+        context.set_forkserver_preload(["eigkit.runner.lean_imports", "eigkit.runner.worker", "papermill"])
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._processes = [

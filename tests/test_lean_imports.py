@@ -1,0 +1,43 @@
+"""Skipping jsonschema's IRI checker keeps notebook validation intact and the slow grammar unloaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+if sys.argv[1] == "lean":
+    import eigkit.runner.lean_imports
+import jsonschema, nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+good = new_notebook(cells=[new_code_cell("1 + 1")])
+bad = new_notebook(cells=[new_code_cell("1 + 1")])
+bad.cells[0]["execution_count"] = "one"
+errors = []
+for notebook in (good, bad):
+    try:
+        nbformat.validate(notebook)
+        errors.append(None)
+    except nbformat.ValidationError as error:
+        errors.append(error.message)
+loaded = sys.modules.get("rfc3987_syntax") is not None
+formats = sorted(jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)
+print(json.dumps({"errors": errors, "grammar_loaded": loaded, "formats": formats}))
+"""
+
+
+def _probe(mode: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_validation_is_unchanged_and_only_the_iri_formats_go() -> None:
+    lean, full = _probe("lean"), _probe("full")
+    assert lean["errors"][0] is None and "'one' is not of type" in lean["errors"][1]
+    assert lean["errors"] == full["errors"]
+    assert not lean["grammar_loaded"]
+    assert set(full["formats"]) - set(lean["formats"]) <= {"iri", "iri-reference"}
+    assert set(lean["formats"]) <= set(full["formats"])
