@@ -20,7 +20,7 @@ from eigkit.data.columns import as_category, as_code, as_float, as_int, as_text,
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import CsvFormat, read_text_table
 
-NORMALISER_VERSION = "baac-1"
+NORMALISER_VERSION = "baac-2"
 TABLES = ("caracteristiques", "lieux", "vehicules", "usagers")
 _KEY = re.compile(r"\d{12}")
 _RESAVED = "The file looks re-saved by a spreadsheet (Excel, LibreOffice): download the original file again."
@@ -196,9 +196,8 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
     out["datetime"] = pd.to_datetime(parts, errors="coerce")
     out["dep"] = as_category(_departement(raw["dep"], post2019=post2019, path=path))
     out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
-    out["adr"] = (
-        as_text(raw["adr"]) if "adr" in raw.columns else pd.Series(None, index=raw.index, dtype="str")
-    )
+    if "adr" in raw.columns:  # repeated road names: a categorical costs a fraction of plain text
+        out["adr"] = as_category(raw["adr"])
     for column, limit in (("lat", 90), ("long", 180)):
         out[column] = _coordinate(raw[column], post2019=post2019, path=path, column=column, limit=limit)
     if "gps" in raw.columns:

@@ -15,9 +15,14 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from eigkit.data import lock
+from eigkit.data.columns import code_order, concat_frames
 from eigkit.data.errors import DataError
 from eigkit.data.registry import Entry
 from eigkit.paths import workspace_root
@@ -96,8 +101,8 @@ def verify(item: Entry, year: int | None, download: Download) -> None:
     lock.check(item.name, year, actual, download.path)
 
 
-def load_normalised(item: Entry, year: int | None, *, source: str, refresh: bool = False) -> pd.DataFrame:
-    """The normalised table of ``item``/``year`` from the cache (``source="cache"``) or after a fetch."""
+def _download(item: Entry, year: int | None, *, source: str, refresh: bool) -> Download:
+    """The verified cached download of ``item``/``year`` (fetched first for ``source="remote"``)."""
     from eigkit.data import loading, remote
 
     if source == "remote":
@@ -114,7 +119,22 @@ def load_normalised(item: Entry, year: int | None, *, source: str, refresh: bool
         verify(item, year, download)
     loading.record_usage(name=item.name, year=year, source=source, path=download.path, sha256=download.sha256,
                          url=download.url)  # fmt: skip
-    return normalised(item, download)
+    return download
+
+
+def load_normalised(item: Entry, year: int | None, *, source: str, refresh: bool = False) -> pd.DataFrame:
+    """The normalised table of ``item``/``year`` from the cache (``source="cache"``) or after a fetch."""
+    return load_years(item, [year], source=source, refresh=refresh)
+
+
+def load_years(item: Entry, years: list[int | None], *, source: str, refresh: bool = False) -> pd.DataFrame:
+    """The normalised tables of ``item`` for ``years`` as one frame (concatenated in Arrow when cached)."""
+    downloads = [_download(item, year, source=source, refresh=refresh) for year in years]
+    if item.family in NO_PARQUET:
+        from eigkit.data.loading import read
+
+        return concat_frames([read(item.name, download.path) for download in downloads])
+    return tables_to_frame([normalised_table(item, download) for download in downloads])
 
 
 def _restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,25 +148,79 @@ def _restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def normalised(item: Entry, download: Download) -> pd.DataFrame:
+def _sorted_dictionaries(table: pa.Table) -> pa.Table:
+    """Dictionaries (categories) of a multi-year table in code order (``'2'`` before ``'10'``), indices
+    remapped; expects the chunks of each column to share one dictionary (``unify_dictionaries``)."""
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if not pa.types.is_dictionary(field.type) or column.num_chunks == 0:
+            continue
+        dictionary = column.chunk(0).dictionary
+        order = code_order(dictionary)
+        if np.array_equal(order, np.arange(len(order))):
+            continue
+        position = np.empty(len(order), dtype=np.int32)
+        position[order] = np.arange(len(order), dtype=np.int32)
+        ordered = dictionary.take(pa.array(order))
+        chunks = [
+            pa.DictionaryArray.from_arrays(pc.take(pa.array(position), chunk.indices), ordered)
+            for chunk in column.chunks
+        ]
+        table = table.set_column(index, field, pa.chunked_array(chunks, type=field.type))
+    return table
+
+
+def tables_to_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    """One pandas frame from the Arrow tables of several years (dictionaries unified, codes in order).
+
+    Concatenating in Arrow avoids pandas' slow union of string categories; tables that do not fit one
+    schema fall back to :func:`~eigkit.data.columns.concat_frames`.
+    """
+    if len(tables) == 1:
+        return _restore_dtypes(tables[0].to_pandas(split_blocks=True))
+    wide = pa.schema(
+        [
+            field.with_type(pa.dictionary(pa.int32(), field.type.value_type))
+            if pa.types.is_dictionary(field.type)
+            else field
+            for field in tables[0].schema
+        ],
+        metadata=tables[0].schema.metadata,
+    )
+    try:
+        table = pa.concat_tables([table.cast(wide) for table in tables], promote_options="permissive")
+        table = _sorted_dictionaries(table.unify_dictionaries())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+        return concat_frames([_restore_dtypes(table.to_pandas()) for table in tables])
+    return _restore_dtypes(table.to_pandas(split_blocks=True))
+
+
+def normalised_table(item: Entry, download: Download) -> pa.Table:
     """Read the parquet of the normalised table, or build it (keyed by raw sha256 + normaliser version)."""
     from eigkit.data.loading import READERS, read
 
-    if item.family in NO_PARQUET:
-        return read(item.name, download.path)
     version = READERS[item.family].NORMALISER_VERSION
     parquet = download.path.with_name(f"{download.path.name}.{download.sha256[:16]}.{version}.parquet")
     if parquet.is_file():
         try:
-            return _restore_dtypes(pd.read_parquet(parquet))
+            return pq.read_table(parquet)
         except (OSError, ValueError):
             parquet.unlink(missing_ok=True)  # a damaged cache entry is rebuilt, never trusted
-    frame = read(item.name, download.path)
+    table = pa.Table.from_pandas(read(item.name, download.path), preserve_index=False)
     handle, temporary = tempfile.mkstemp(dir=parquet.parent, prefix=f".{parquet.name}.")
     os.close(handle)
     try:
-        frame.to_parquet(temporary, index=False)
+        pq.write_table(table, temporary)
         os.replace(temporary, parquet)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return frame
+    return table
+
+
+def normalised(item: Entry, download: Download) -> pd.DataFrame:
+    """The normalised table of one cached download as a frame (parsed once, then read from parquet)."""
+    if item.family in NO_PARQUET:
+        from eigkit.data.loading import read
+
+        return read(item.name, download.path)
+    return tables_to_frame([normalised_table(item, download)])

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from eigkit.data.errors import DataError
@@ -39,6 +41,21 @@ def canonical_code(value: str) -> str | None:
 
 def _sort_key(code: str) -> tuple[int, float, str]:
     return (0, int(code), "") if _INT.fullmatch(code) else (1, 0, code)
+
+
+def code_order(values: pd.Index | pa.Array) -> np.ndarray:
+    """Positions sorting ``values`` like :func:`_sort_key` (integers by value, then text), in Arrow."""
+    if isinstance(values, pa.Array):
+        text = values.cast(pa.large_string())
+    else:
+        text = pa.array(values.astype("str").to_numpy(dtype=object), type=pa.large_string())
+    numeric = pc.fill_null(pc.match_substring_regex(text, r"^-?\d+$"), False)
+    keys = pa.table({
+        "kind": pc.invert(numeric),
+        "number": pc.cast(pc.if_else(numeric, text, "0"), pa.float64()),
+        "text": pc.if_else(numeric, "", text),
+    })  # fmt: skip
+    return pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names]).to_numpy()
 
 
 def as_code(series: pd.Series, *, path: Path | str, column: str, max_length: int = 3) -> pd.Categorical:
@@ -141,9 +158,9 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
         parts = [frame[column] for frame in frames]
         if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
             union = union_categoricals([part.array for part in parts], ignore_order=True)
-            ordered = sorted(union.categories, key=lambda value: _sort_key(str(value)))
-            if list(union.categories) != ordered:
-                union = union.reorder_categories(ordered)
+            order = code_order(union.categories)
+            if not np.array_equal(order, np.arange(len(order))):
+                union = union.reorder_categories(union.categories[order])
             columns[column] = pd.Series(union, name=column)
         else:
             columns[column] = pd.concat(parts, ignore_index=True)

@@ -173,9 +173,10 @@ def load(name: str, *, year: int | Iterable[int] | None = None, source: str = "r
         wanted = years if item.by_year else [None]
         if item.by_year and not wanted:
             wanted = [item.year_range[-1]]
-        for file_year in wanted:
-            frames.append(cache.load_normalised(item, file_year, source=source, refresh=refresh))
-    frame = concat_frames([frame.copy() for frame in frames])
+        frames.append(cache.load_years(item, wanted, source=source, refresh=refresh))
+    if source == "sample":  # the samples' frames are memoised: hand out copies
+        frames = [frame.copy() for frame in frames]
+    frame = concat_frames(frames)
     return _filter(item, frame, years=years, departements=departements)
 
 
@@ -186,7 +187,8 @@ def _filter(item: Entry, frame: pd.DataFrame, *, years: list[int], departements:
             if not item.by_year:
                 raise DataError(f"load({item.name!r}): this dataset has no year; drop the year/years filter.")
         else:
-            frame = frame[frame[column].isin(years).fillna(False).to_numpy(dtype=bool)]
+            keep = frame[column].isin(years).fillna(False).to_numpy(dtype=bool)
+            frame = frame if keep.all() else frame[keep]
     if departements:
         column = _lookup(DEP_COLUMNS, item.name)
         if column is None:
