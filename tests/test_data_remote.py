@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from data_server import DataGouvServer
 from eigkit import data
+from eigkit.cli import main
 from eigkit.data import cache, remote
+from eigkit.data.columns import _sort_key, concat_frames
 from eigkit.data.registry import SAMPLES_DIR, entry
 
 BAAC = entry("baac.lieux").datagouv_dataset
@@ -61,6 +64,37 @@ def test_fetch_downloads_verifies_records_and_caches(server, env):
     usage = [json.loads(line) for line in (env / "usage.jsonl").read_text().splitlines()]
     assert usage[-1]["name"] == "baac.lieux" and usage[-1]["sha256"] == locked["sha256"]
     assert usage[-1]["url"] == locked["url"] and usage[-1]["source"] == "remote"
+
+
+def test_cli_fetch_prints_the_verified_path_and_names_a_missing_year(server, env):
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    runner = CliRunner()
+    fetched = runner.invoke(main, ["data", "fetch", "baac.lieux", "--year", "2018"])
+    assert fetched.exit_code == 0, fetched.output
+    path = Path(fetched.output.strip().splitlines()[-1])
+    assert path.read_bytes() == LIEUX.read_bytes() and path.is_relative_to(env / "cache")
+    assert _lock(env)["baac.lieux@2018"]["sha256"] == hashlib.sha256(LIEUX.read_bytes()).hexdigest()
+    missing = runner.invoke(main, ["data", "fetch", "baac.lieux", "--year", "2016"])
+    assert missing.exit_code != 0 and "2016" in missing.output
+    assert "baac.lieux@2016" not in _lock(env)
+
+
+def test_multi_year_loads_match_the_files_read_one_by_one(server, env):
+    """Two eras, first parsed then from parquet (concatenated in Arrow): same frame, codes in order."""
+    new_lieux = SAMPLES_DIR / "baac" / "lieux-2019.csv"
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    server.add(BAAC, "lieux-2019.csv", new_lieux.read_bytes())
+    expected = concat_frames([data.read("baac.lieux", LIEUX), data.read("baac.lieux", new_lieux)])
+    first = data.load("baac.lieux", years=[2018, 2019], source="remote")
+    cached = data.load("baac.lieux", years=[2019, 2018], source="cache")
+    pd.testing.assert_frame_equal(first, expected)
+    pd.testing.assert_frame_equal(cached, expected)
+    assert sorted(set(cached["an"])) == [2018, 2019]
+    for column in ("catr", "voie", "nbv", "vma", "circ"):
+        values = cached[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            assert list(values.cat.categories) == sorted(values.cat.categories, key=_sort_key), column
+    assert "-1" in cached["circ"].cat.categories and "02" not in cached["nbv"].astype("str").tolist()
 
 
 def test_cached_reload_works_with_the_server_stopped(server, env):
