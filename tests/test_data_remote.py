@@ -97,6 +97,15 @@ def test_multi_year_loads_match_the_files_read_one_by_one(server, env):
     assert "-1" in cached["circ"].cat.categories and "02" not in cached["nbv"].astype("str").tolist()
 
 
+def test_a_damaged_parquet_cache_is_rebuilt_not_trusted(server, env):
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    first = data.load("baac.lieux", year=2018, source="remote")
+    (parquet,) = data.fetch("baac.lieux", year=2018).parent.glob("*.parquet")
+    parquet.write_bytes(b"PAR1 not a parquet file")
+    pd.testing.assert_frame_equal(data.load("baac.lieux", year=2018, source="cache"), first)
+    assert pd.read_parquet(parquet).shape == first.shape, "the cache entry is written again"
+
+
 def test_cached_reload_works_with_the_server_stopped(server, env):
     server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
     first = data.load("baac.lieux", year=2018, source="remote")
