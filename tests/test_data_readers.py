@@ -106,8 +106,8 @@ def test_lieux_2019_quirks_and_usagers_both_eras():
             r"'lat'.*cut to 2 decimals.*re-saved",
         ),
         ("baac.caracteristiques", "caracteristiques-2020-comma.csv", r"must be ';' separated.*re-saved"),
-        ("baac.lieux", "lieux-2018-shifted.csv", r"'catr' holds 'Route de Bailleul'.*shifted"),
-        ("baac.lieux", "lieux-2018-extra-field.csv", r"more fields than the header.*shifted"),
+        ("baac.lieux", "lieux-2018-shifted.csv", r"line 3 has 17 fields where the header has 18.*shifted"),
+        ("baac.lieux", "lieux-2018-extra-field.csv", r"line 3 has 20 fields.*more fields than the header"),
     ],
 )
 def test_damaged_files_are_refused_with_the_file_and_column(name, file, message):

@@ -103,12 +103,12 @@ def _numbers(series: pd.Series, *, path: Path | str, column: str, decimal_comma:
     for raw, value in zip(uniques, values, strict=True):
         if value is not None and np.isnan(value):
             hint = (
-                " The value is in scientific notation: the file was re-saved by a spreadsheet;"
+                " The value is in scientific notation: the file was re-saved by a spreadsheet."
                 if "E+" in str(raw).upper()
                 else ""
             )
             raise DataError(
-                f"{path}: column {column!r} holds {raw!r} where a number is expected.{hint} download the "
+                f"{path}: column {column!r} holds {raw!r} where a number is expected.{hint} Download the "
                 "original file again, or check that the file matches the dataset."
             )
     table = np.array([np.nan if value is None else value for value in values] + [np.nan], dtype="float64")
