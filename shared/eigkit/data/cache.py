@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -134,7 +135,10 @@ def load_years(item: Entry, years: list[int | None], *, source: str, refresh: bo
         from eigkit.data.loading import read
 
         return concat_frames([read(item.name, download.path) for download in downloads])
-    return tables_to_frame([normalised_table(item, download) for download in downloads])
+    workers = max(1, min(4, os.cpu_count() or 1, len(downloads)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # Arrow reads parquet without the GIL
+        tables = list(pool.map(lambda download: normalised_table(item, download), downloads))
+    return tables_to_frame(tables)
 
 
 def _restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
