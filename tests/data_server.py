@@ -22,6 +22,7 @@ class Served:
     missing: bool = False  # 404
     hang_seconds: float = 0.0  # wait before answering
     filename: str | None = None  # the file name in the URL (default: the title)
+    redirect: str | None = None  # answer 302 to this URL instead of the bytes
 
 
 @dataclass
@@ -98,6 +99,12 @@ class DataGouvServer:
                         time.sleep(served.hang_seconds)
                     if served.missing:
                         return self._send(404, b"not found", "text/plain")
+                    if served.redirect:
+                        self.send_response(302)
+                        self.send_header("Location", served.redirect)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return None
                     body = served.body[:-10] + b"0123456789" if served.corrupt else served.body
                     return self._send(200, body, "application/octet-stream")
                 return self._send(404, b"{}", "application/json")

@@ -188,6 +188,28 @@ def test_only_https_or_loopback(env, monkeypatch):
         data.fetch("radars")
 
 
+def test_a_redirect_is_checked_before_it_is_followed(server, env):
+    """data.gouv.fr links redirect to the stored file: followed when safe, refused when it drops to http."""
+    server.add(BAAC, "stored.bin", LIEUX.read_bytes())
+    server.add(
+        BAAC,
+        "lieux-2018.csv",
+        LIEUX.read_bytes(),
+        redirect=f"http://127.0.0.1:{server.port}/files/{BAAC}/stored.bin",
+    )
+    assert data.fetch("baac.lieux", year=2018).read_bytes() == LIEUX.read_bytes()
+    server.add(
+        BAAC,
+        "usagers-2018.csv",
+        USAGERS.read_bytes(),
+        redirect="http://static.example.invalid/usagers-2018.csv",
+    )
+    with pytest.raises(data.DataError, match=r"redirects to http://static\.example\.invalid/.*only https"):
+        data.fetch("baac.usagers", year=2018)
+    assert cache.cached(entry("baac.usagers"), 2018) is None
+    assert "baac.usagers@2018" not in _lock(env)
+
+
 def _zip(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:

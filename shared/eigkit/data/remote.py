@@ -2,7 +2,8 @@
 
 - ``GET {api}/datasets/{id-or-slug}/`` (``api`` = ``$EIG_DATAGOUV_API``, default ``https://www.data.gouv.fr/api/1``)
   lists the resources; the registry's ``resource_pattern`` (with ``{year}``) picks one by title or file name.
-- Only HTTPS is accepted, except plain HTTP to a loopback host (127.0.0.1, localhost, ::1: test servers).
+- Only HTTPS is accepted, except plain HTTP to a loopback host (127.0.0.1, localhost, ::1: test servers);
+  a redirect is checked before it is followed.
 - The file is downloaded by pooch into a temporary folder beside its final place, its size and checksum are
   checked against what the API announced, archives are extracted inside their folder only, then the file is
   moved into the cache atomically and recorded in ``data.lock``. A failure leaves the cache as it was.
@@ -21,7 +22,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 from filelock import FileLock
 
@@ -69,6 +70,17 @@ def check_url(url: str) -> None:
     )
 
 
+def refuse_insecure_redirect(response, *args, **kwargs) -> None:
+    """``requests`` response hook: check a redirect's target with :func:`check_url` before it is followed
+    (an https link must not lead to plain http)."""
+    if response.is_redirect:
+        target = urljoin(response.url, response.headers["Location"])
+        try:
+            check_url(target)
+        except DataError as error:
+            raise DataError(f"{response.url} redirects to {target}: {error}") from None
+
+
 def _way_out(item: Entry, year: int | None) -> str:
     where = f" --year {year}" if year is not None else ""
     return (
@@ -82,7 +94,8 @@ def _get_json(url: str, item: Entry, year: int | None) -> dict:
 
     check_url(url)
     try:
-        response = requests.get(url, timeout=timeout(), headers={"Accept": "application/json"})
+        response = requests.get(url, timeout=timeout(), headers={"Accept": "application/json"},
+                                hooks={"response": refuse_insecure_redirect})  # fmt: skip
     except requests.RequestException as error:
         raise DataError(
             f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network? "
@@ -153,7 +166,8 @@ def _download(resource: Resource, folder: Path, item: Entry, year: int | None) -
 
     pooch.get_logger().setLevel(logging.WARNING)
     check_url(resource.url)
-    downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout())
+    downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout(),
+                                      hooks={"response": refuse_insecure_redirect})  # fmt: skip
     try:
         return Path(pooch.retrieve(resource.url, known_hash=None, fname=resource.filename, path=folder,
                                    downloader=downloader))  # fmt: skip
