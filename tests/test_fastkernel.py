@@ -295,3 +295,22 @@ def test_a_fork_that_never_binds_falls_back_to_the_normal_start(notebooks, tmp_p
         report = probe(run(notebooks["probe"], tmp_path / "fallback.ipynb", cwd=str(tmp_path)))
         assert server.alive
     assert report["ppid"] == os.getpid() and report["cwd"] == str(tmp_path)
+
+
+def test_a_stuck_fork_server_is_dropped_and_the_kernel_starts_normally(notebooks, tmp_path, monkeypatch):
+    monkeypatch.setattr("eigkit.runner.forkserver.REPLY_TIMEOUT", 1.0)
+    with fastkernel.warm_kernels() as server:
+        assert server is not None
+        os.kill(server.pid, signal.SIGSTOP)  # alive, but answers nothing
+        report = probe(run(notebooks["probe"], tmp_path / "stuck.ipynb", cwd=str(tmp_path)))
+        assert not server.alive and fastkernel.current_server() is None
+    assert report["ppid"] == os.getpid()
+    assert wait_gone([server.pid])
+
+
+def test_a_fork_server_slow_to_start_is_not_waited_for(notebooks, tmp_path, monkeypatch):
+    monkeypatch.setattr("eigkit.runner.fastkernel.SERVER_START_SECONDS", 0.0)
+    with fastkernel.warm_kernels() as server:
+        assert server is None
+        report = probe(run(notebooks["probe"], tmp_path / "slow.ipynb", cwd=str(tmp_path)))
+    assert report["ppid"] == os.getpid()

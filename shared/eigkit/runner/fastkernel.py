@@ -25,6 +25,7 @@ from typing import Any
 from eigkit.runner.forkserver import ForkServer, ForkServerError
 
 DISABLE_ENV = "EIG_FAST_KERNEL"
+SERVER_START_SECONDS = 30.0  # its imports take 1-4 s; past this, runs start kernels normally instead
 log = logging.getLogger(__name__)
 
 _lock = threading.RLock()
@@ -88,7 +89,7 @@ def _start_server() -> None:
         return
     server = ForkServer()
     try:
-        server.start()
+        server.start(timeout=SERVER_START_SECONDS)
     except (ForkServerError, OSError) as exc:
         log.warning("Kernel fork server unavailable (%s); kernels will start normally.", exc)
         return

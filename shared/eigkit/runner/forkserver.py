@@ -53,6 +53,7 @@ WARM_MODULES = (
 # at import time; imported in the server (no shell yet), forked kernels would display no figure.
 _NEVER_WARM = ("matplotlib_inline",)
 _HEADER = struct.Struct(">I")
+REPLY_TIMEOUT = 30.0  # seconds: a request (fork, poll) is answered at once; silence means a stuck server
 _PR_SET_PDEATHSIG = 1
 
 
@@ -327,9 +328,14 @@ class ForkServer:
             if not self.alive:
                 raise ForkServerError("the kernel fork server is not running")
             assert self._process is not None and self._process.stdin and self._process.stdout
+            reply_fd = self._process.stdout.fileno()
             try:
                 _send(self._process.stdin.fileno(), message)
-                reply = _receive(self._process.stdout.fileno())
+                if not select.select([reply_fd], [], [], REPLY_TIMEOUT)[0]:
+                    # A reply may still come later and desynchronise the pipe: this server is done for.
+                    self._process.kill()
+                    raise EOFError(f"no reply within {REPLY_TIMEOUT:.0f} s")
+                reply = _receive(reply_fd)
             except (OSError, EOFError) as exc:
                 raise ForkServerError(f"the kernel fork server stopped answering: {exc}") from exc
         if "error" in reply:
