@@ -239,6 +239,23 @@ def test_archives_are_extracted_inside_their_folder_only(server, env, tmp_path):
         remote.safe_extract(archive, tmp_path / "target")
 
 
+def test_a_link_in_a_tar_archive_is_refused(tmp_path):
+    """A symbolic link member (``data -> /etc``) would let a later member write outside the folder."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as bundle:
+        link = tarfile.TarInfo("data")
+        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "outside")
+        bundle.addfile(link)
+        member = tarfile.TarInfo("data/lieux-2018.csv")
+        member.size = 1
+        bundle.addfile(member, io.BytesIO(b"x"))
+    archive = tmp_path / "linked.tar"
+    archive.write_bytes(buffer.getvalue())
+    with pytest.raises(data.DataError, match="'data' is a link or device; archive refused"):
+        remote.safe_extract(archive, tmp_path / "target")
+    assert not (tmp_path / "outside").exists() and not list((tmp_path / "target").iterdir())
+
+
 def _fetch_in_process(api: str, cache_dir: str, lock_file: str) -> str:
     import os
 
