@@ -104,7 +104,7 @@ def verify(item: Entry, year: int | None, download: Download) -> None:
 
 def _download(item: Entry, year: int | None, *, source: str, refresh: bool) -> Download:
     """The verified cached download of ``item``/``year`` (fetched first for ``source="remote"``)."""
-    from eigkit.data import loading, remote
+    from eigkit.data import remote
 
     if source == "remote":
         download = remote.fetch(item, year, refresh=refresh)
@@ -118,8 +118,6 @@ def _download(item: Entry, year: int | None, *, source: str, refresh: bool) -> D
                 f"it with `eig data fetch {item.name}{where}` (or source='remote'), or use source='sample'."
             )
         verify(item, year, download)
-    loading.record_usage(name=item.name, year=year, source=source, path=download.path, sha256=download.sha256,
-                         url=download.url)  # fmt: skip
     return download
 
 
@@ -130,13 +128,21 @@ def load_normalised(item: Entry, year: int | None, *, source: str, refresh: bool
 
 def load_years(item: Entry, years: list[int | None], *, source: str, refresh: bool = False) -> pd.DataFrame:
     """The normalised tables of ``item`` for ``years`` as one frame (concatenated in Arrow when cached)."""
-    downloads = [_download(item, year, source=source, refresh=refresh) for year in years]
-    if item.family in NO_PARQUET:
-        from eigkit.data.loading import read
+    from eigkit.data.loading import read, record_usage
 
-        return concat_frames([read(item.name, download.path) for download in downloads])
-    workers = max(1, min(4, os.cpu_count() or 1, len(downloads)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # Arrow reads parquet without the GIL
+    def verified(year: int | None) -> Download:
+        return _download(item, year, source=source, refresh=refresh)
+
+    workers = max(1, min(4, os.cpu_count() or 1, len(years)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # hashing and Arrow's parquet reads free the GIL
+        # verifying cached files only re-hashes them (one year per thread); downloads go one after the
+        # other, data.lock being written after each
+        downloads = list(pool.map(verified, years)) if source == "cache" else [verified(y) for y in years]
+        for year, download in zip(years, downloads, strict=True):  # the usage log stays in year order
+            record_usage(name=item.name, year=year, source=source, path=download.path, sha256=download.sha256,
+                         url=download.url)  # fmt: skip
+        if item.family in NO_PARQUET:
+            return concat_frames([read(item.name, download.path) for download in downloads])
         tables = list(pool.map(lambda download: normalised_table(item, download), downloads))
     return tables_to_frame(tables)
 
