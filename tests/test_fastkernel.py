@@ -20,7 +20,8 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from eigkit.runner import fastkernel
-from eigkit.runner.provisioner import FastKernelManager
+from eigkit.runner.forkserver import ForkServer
+from eigkit.runner.provisioner import READY_WAIT_SECONDS, FastKernelManager
 
 pytestmark = [
     pytest.mark.slow,
@@ -295,6 +296,22 @@ def test_a_fork_that_never_binds_falls_back_to_the_normal_start(notebooks, tmp_p
         report = probe(run(notebooks["probe"], tmp_path / "fallback.ipynb", cwd=str(tmp_path)))
         assert server.alive
     assert report["ppid"] == os.getpid() and report["cwd"] == str(tmp_path)
+
+
+def test_a_fork_that_dies_before_binding_falls_back_to_the_normal_start(notebooks, tmp_path, monkeypatch):
+    spawn = ForkServer.spawn
+
+    def spawn_into_a_missing_folder(self, args, cwd, env, ready_path=None):  # the fork's chdir fails
+        return spawn(self, args, str(tmp_path / "missing"), env, ready_path)
+
+    monkeypatch.setattr(ForkServer, "spawn", spawn_into_a_missing_folder)
+    with fastkernel.warm_kernels() as server:
+        assert server is not None
+        started = time.monotonic()
+        report = probe(run(notebooks["probe"], tmp_path / "fallback.ipynb", cwd=str(tmp_path)))
+        assert server.alive
+    assert report["ppid"] == os.getpid() and report["cwd"] == str(tmp_path)
+    assert time.monotonic() - started < READY_WAIT_SECONDS  # noticed at once, not after the bind wait
 
 
 def test_a_stuck_fork_server_is_dropped_and_the_kernel_starts_normally(notebooks, tmp_path, monkeypatch):

@@ -78,13 +78,10 @@ class ForkProvisioner(LocalProvisioner):
         self.server, self.forked_pid = server, pid
         self.pid = self.pgid = pid  # the child called setsid(): it leads its own process group
         self.cwd = cwd
-        if not await self._until_bound(ready_path):
+        problem = await self._until_bound(ready_path)
+        if problem is not None:
             await self._abandon_fork()
-            self.log.warning(
-                "Forked kernel %s did not bind its sockets within %.0f s; starting the kernel normally.",
-                pid,
-                READY_WAIT_SECONDS,
-            )
+            self.log.warning("Forked kernel %s %s; starting the kernel normally.", pid, problem)
             return await super().launch_kernel(cmd, **kwargs)
         return self.connection_info
 
@@ -93,9 +90,9 @@ class ForkProvisioner(LocalProvisioner):
         folder = Path(connection_file).parent if connection_file else Path(tempfile.gettempdir())
         return folder / f".eig-fork-ready-{self.kernel_id}"
 
-    async def _until_bound(self, ready_path: Path) -> bool:
-        """Wait until the forked kernel has bound its sockets (True), or has died (True: the kernel
-        manager reports it); False when it did neither within ``READY_WAIT_SECONDS``.
+    async def _until_bound(self, ready_path: Path) -> str | None:
+        """Wait until the forked kernel has bound its sockets (None), else say what went wrong: it died
+        first, or did not bind within ``READY_WAIT_SECONDS`` (either way the normal start takes over).
 
         A client that connects before the kernel binds waits for ZMQ's reconnect interval and misses
         the first IOPub messages, which costs a normal start about 0.3 s per kernel.
@@ -103,15 +100,17 @@ class ForkProvisioner(LocalProvisioner):
         deadline = time.monotonic() + READY_WAIT_SECONDS
         try:
             while not ready_path.exists():
-                if await self.poll() is not None or time.monotonic() > deadline:
-                    return time.monotonic() <= deadline
+                if (returncode := await self.poll()) is not None:
+                    return f"exited with code {returncode} before binding its sockets"
+                if time.monotonic() > deadline:
+                    return f"did not bind its sockets within {READY_WAIT_SECONDS:.0f} s"
                 await asyncio.sleep(0.005)
-            return True
+            return None
         finally:
             ready_path.unlink(missing_ok=True)
 
     async def _abandon_fork(self) -> None:
-        """Kill a forked kernel that never became ready and forget it (the normal start takes over)."""
+        """Kill a forked kernel that never became ready (if still alive) and forget it."""
         await self._signal_quietly(signal.SIGKILL)
         deadline = time.monotonic() + 5.0
         while await self.poll() is None and time.monotonic() < deadline:
