@@ -18,7 +18,8 @@ cache as if downloaded (``download.json`` + ``data.lock``), then in one run meas
   files.
 
 Prints the figures and, last, ``ratio=<cached / first>``. Goals: ratio <= 0.1; memory <= 0.4 x naive.
-Usage: ``python bench/bench_data.py [--years 10] [--last 2023] [--scale 1.0] [--keep DIR]``.
+Each phase runs ``--repeat`` times (parquet cache removed before each first load); the best time counts.
+Usage: ``python bench/bench_data.py [--years 10] [--last 2023] [--scale 1.0] [--repeat 2] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -304,17 +305,27 @@ def naive_megabytes(files: list[tuple[int, Path]]) -> float:
     return total
 
 
-def measure(years: list[int]) -> tuple[dict[str, float], float]:
-    """Time the first and the cached load of the 4 tables; return the timings and the normalised MB."""
-    from eigkit import data
+def measure(years: list[int], *, repeat: int) -> tuple[dict[str, float], float]:
+    """Time the first and the cached load of the 4 tables ``repeat`` times each (the parquet cache is removed
+    before each first load); return the best time of each phase and the normalised MB.
 
-    timings = {}
-    for phase in ("first", "cached"):
+    The best of a few runs is the usual measure on a shared machine (other work only ever adds time).
+    """
+    from eigkit import data
+    from eigkit.data import cache
+
+    timings: dict[str, list[float]] = {"first": [], "cached": []}
+    frames: list[pd.DataFrame] = []
+    for phase in [*["first"] * repeat, *["cached"] * repeat]:
+        frames.clear()  # each load starts, like in a new session, without the previous load's frames
+        if phase == "first":
+            for parquet in cache.cache_dir().rglob("*.parquet"):
+                parquet.unlink()
         started = time.perf_counter()
         frames = [data.load(f"baac.{table}", years=years, source="cache") for table in TABLES]
-        timings[phase] = time.perf_counter() - started
-        print(f"{phase} load: {timings[phase]:.2f} s for {sum(len(frame) for frame in frames):,} rows")
-    return timings, megabytes(frames)
+        timings[phase].append(time.perf_counter() - started)
+        print(f"{phase} load: {timings[phase][-1]:.2f} s for {sum(len(frame) for frame in frames):,} rows")
+    return {phase: min(values) for phase, values in timings.items()}, megabytes(frames)
 
 
 def main() -> None:
@@ -324,6 +335,7 @@ def main() -> None:
     parser.add_argument("--last", type=int, default=2023, help="last year of the set")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the real yearly sizes")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each phase (the best one counts)")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="eig-bench-data-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -341,7 +353,7 @@ def main() -> None:
         raw_mb = sum(path.stat().st_size for _, path in files) / 1e6
         print(f"built {len(files)} files ({years[0]}-{years[-1]}, {len(years)} years x 4 tables, "
               f"{raw_mb:.0f} MB) in {time.perf_counter() - started:.1f} s")  # fmt: skip
-        timings, normalised_mb = measure(years)
+        timings, normalised_mb = measure(years, repeat=args.repeat)
         naive_mb = naive_megabytes(files)
     finally:
         if args.keep is None:
@@ -349,8 +361,10 @@ def main() -> None:
     print(f"memory: normalised frames {normalised_mb:.0f} MB, naive pd.read_csv(dtype=str) "
           f"{naive_mb:.0f} MB, memory ratio {normalised_mb / naive_mb:.2f} (goal <= 0.4)")  # fmt: skip
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
-    print(f"goal cached <= 0.1 x first: {'met' if timings['cached'] <= 0.1 * timings['first'] else 'MISSED'}")
-    print(f"ratio={timings['cached'] / timings['first']:.3f}", flush=True)
+    first, cached = timings["first"], timings["cached"]
+    print(f"best of {args.repeat}: first load {first:.2f} s, cached load {cached:.2f} s")
+    print(f"goal cached <= 0.1 x first: {'met' if cached <= 0.1 * first else 'MISSED'}")
+    print(f"ratio={cached / first:.3f}", flush=True)
 
 
 if __name__ == "__main__":
