@@ -21,7 +21,7 @@ from traitlets.config import Config
 
 from eigkit.runner import fastkernel
 from eigkit.runner.forkserver import ForkServer
-from eigkit.runner.provisioner import READY_WAIT_SECONDS, FastKernelManager
+from eigkit.runner.provisioner import READY_WAIT_SECONDS, FastKernelClient, FastKernelManager
 
 pytestmark = [
     pytest.mark.slow,
@@ -331,3 +331,18 @@ def test_a_fork_server_slow_to_start_is_not_waited_for(notebooks, tmp_path, monk
         assert server is None
         report = probe(run(notebooks["probe"], tmp_path / "slow.ipynb", cwd=str(tmp_path)))
     assert report["ppid"] == os.getpid()
+
+
+def test_a_start_timeout_says_what_is_wrong_with_the_kernel_sockets(tmp_path):
+    ports = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+    prefix = str(tmp_path / "kernel")
+    relative = FastKernelClient(transport="ipc", ip="kernel-ipc", **ports)
+    assert "relative path 'kernel-ipc'" in relative._endpoint_state()
+    client = FastKernelClient(transport="ipc", ip=prefix, **ports)
+    for port in (1, 2, 3):
+        Path(f"{prefix}-{port}").touch()
+    missing = f"{prefix}-4, {prefix}-5 missing"
+    assert client._endpoint_state() == f"the kernel never bound its ipc sockets ({missing})"
+    for port in (4, 5):
+        Path(f"{prefix}-{port}").touch()
+    assert client._endpoint_state() == f"its ipc sockets exist at {prefix}-*"

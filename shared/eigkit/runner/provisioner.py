@@ -211,20 +211,25 @@ class FastKernelClient(AsyncKernelClient):
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"Kernel didn't respond in {timeout:.0f} seconds (it is running but no reply reached "
-                    f"this client; {self._endpoint_problem() or 'its sockets exist'})"
+                    f"this client; {self._endpoint_state()})"
                 )
 
-    def _endpoint_problem(self) -> str | None:
-        """With the ipc transport, what makes the kernel's sockets unreachable from here, if anything.
+    def _endpoint_state(self) -> str:
+        """What this client knows of the kernel's sockets, for the error of a kernel that never answers.
 
-        A relative socket path is resolved against each process's own current folder and is shared by
-        every kernel started in that folder: a client can then wait forever on another kernel's sockets.
+        With the ipc transport, a relative socket path is resolved against each process's own current
+        folder and is shared by every kernel started in that folder: a client can then wait forever on
+        another kernel's sockets. Socket files that do not exist mean the kernel never bound them.
         """
         if self.transport != "ipc":
-            return None
+            return f"{self.transport} sockets on {self.ip}, shell port {self.shell_port}"
         if not os.path.isabs(self.ip):
             return f"ipc sockets at the relative path {self.ip!r} (give KernelManager.ip an absolute path)"
-        return None
+        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
+        missing = [f"{self.ip}-{port}" for port in ports if not os.path.exists(f"{self.ip}-{port}")]
+        if missing:
+            return f"the kernel never bound its ipc sockets ({', '.join(missing)} missing)"
+        return f"its ipc sockets exist at {self.ip}-*"
 
 
 _ipc_folder: str | None = None
