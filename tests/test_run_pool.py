@@ -105,3 +105,30 @@ def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how:
     assert record["status"] == "interrupted" and record["runs"][0]["status"] == "interrupted"
     assert not (run_dir / "01-sleeps.ipynb").exists()  # no half-run notebook at the final path
     assert not list(run_dir.rglob("*.tmp")) and not (root / "reports" / "01-sleeps.html").exists()
+
+
+def test_a_variable_set_between_two_runs_reaches_the_notebooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's workers fork from a long-lived server: they must still see the caller's environment now."""
+    import nbformat
+
+    from eigkit.runner.execute import run
+
+    root = make_workspace(tmp_path, {})
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell('import os\nprint("mark=" + os.environ.get("EIG_TEST_MARK", "-"))')]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "notebooks" / "01-env.ipynb")
+
+    def printed_mark() -> str:
+        result = run(workspace=root, workers=1, progress=False)
+        assert result.ok, result.runs
+        cells = nbformat.read(result.run_dir / "01-env.ipynb", as_version=4).cells
+        return "".join(output.get("text", "") for output in cells[0].outputs).strip()
+
+    monkeypatch.setenv("EIG_TEST_MARK", "first")
+    assert printed_mark() == "mark=first"
+    monkeypatch.setenv("EIG_TEST_MARK", "second")
+    assert printed_mark() == "mark=second"

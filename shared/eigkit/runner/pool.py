@@ -25,8 +25,15 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _worker_main(tasks: Any, results: Any) -> None:
-    """Body of a local worker process: run tasks until told to stop (``None``) or interrupted."""
+def _worker_main(tasks: Any, results: Any, environment: dict[str, str]) -> None:
+    """Body of a local worker process: run tasks until told to stop (``None``) or interrupted.
+
+    ``environment`` is the caller's ``os.environ`` when the pool was made: workers fork from
+    multiprocessing's fork server, which keeps the environment of the moment it started (the first pool of
+    the process), so without it a variable set since then would never reach the notebooks.
+    """
+    os.environ.clear()
+    os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the driver decides
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -63,7 +70,9 @@ class LocalPool:
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._processes = [
-            context.Process(target=_worker_main, args=(self._tasks, self._results), daemon=True)
+            context.Process(
+                target=_worker_main, args=(self._tasks, self._results, dict(os.environ)), daemon=True
+            )
             for _ in range(max(1, workers))
         ]
         for process in self._processes:
