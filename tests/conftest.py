@@ -91,3 +91,12 @@ def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def kit_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A read-only git copy of the kit, shared by the tests that only bake from it."""
     return copy_kit(tmp_path_factory.mktemp("kit-copy") / "eig-kit")
+
+
+@pytest.fixture(scope="module")
+def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The notebooks of the test module's ``KIND`` run once on the embedded samples (``params/ci.yaml``)."""
+    from notebook_kinds import make_workspace, run_kind
+
+    kind = request.module.KIND
+    return run_kind(kind, make_workspace(kind, tmp_path_factory.mktemp(kind)))

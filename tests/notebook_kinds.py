@@ -238,3 +238,8 @@ def bake_run_check(kind: str, folder: Path, cookiecutter_config: Path) -> Accept
     if step("run", [eig, "run", "--params", "params/ci.yaml"], workspace).returncode == 0:
         step("check", [eig, "check"], workspace)
     return Acceptance(workspace, steps, seconds)
+
+
+def figure_counts(run: KindRun) -> dict[str, int]:
+    """How many figures each executed notebook of ``run`` shows."""
+    return {stem: len(figures(run.notebook(stem))) for stem in run.executed}

@@ -228,29 +228,27 @@ def test_archives_are_extracted_inside_their_folder_only(server, env, tmp_path):
     with pytest.raises(data.DataError, match="outside"):
         data.fetch("baac.usagers", year=2018)
     assert not list(env.rglob("evil.csv"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as bundle:
-        info = tarfile.TarInfo("/tmp/absolute.csv")
-        info.size = 1
-        bundle.addfile(info, io.BytesIO(b"z"))
-    archive = tmp_path / "bad.tar"
-    archive.write_bytes(buffer.getvalue())
+    absolute = tarfile.TarInfo("/tmp/absolute.csv")
+    archive = _tar(tmp_path / "bad.tar", [(absolute, b"z")])
     with pytest.raises(data.DataError, match="outside"):
         remote.safe_extract(archive, tmp_path / "target")
 
 
+def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    """Write a tar archive of ``members`` (a member's bytes, or None for a link) at ``path``."""
+    with tarfile.open(path, mode="w") as bundle:
+        for info, content in members:
+            if content is not None:
+                info.size = len(content)
+            bundle.addfile(info, None if content is None else io.BytesIO(content))
+    return path
+
+
 def test_a_link_in_a_tar_archive_is_refused(tmp_path):
     """A symbolic link member (``data -> /etc``) would let a later member write outside the folder."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as bundle:
-        link = tarfile.TarInfo("data")
-        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "outside")
-        bundle.addfile(link)
-        member = tarfile.TarInfo("data/lieux-2018.csv")
-        member.size = 1
-        bundle.addfile(member, io.BytesIO(b"x"))
-    archive = tmp_path / "linked.tar"
-    archive.write_bytes(buffer.getvalue())
+    link = tarfile.TarInfo("data")
+    link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "outside")
+    archive = _tar(tmp_path / "linked.tar", [(link, None), (tarfile.TarInfo("data/lieux-2018.csv"), b"x")])
     with pytest.raises(data.DataError, match="'data' is a link or device; archive refused"):
         remote.safe_extract(archive, tmp_path / "target")
     assert not (tmp_path / "outside").exists() and not list((tmp_path / "target").iterdir())

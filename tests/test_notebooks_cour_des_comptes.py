@@ -12,16 +12,18 @@ import pandas as pd
 import pytest
 
 from eigkit import data
-from notebook_kinds import KindRun, figures, make_workspace, nbval_check, run_kind, text_outputs
+from notebook_kinds import (
+    KindRun,
+    figures,
+    make_workspace,
+    nbval_check,
+    run_kind,
+    text_outputs,
+)
 
 pytestmark = pytest.mark.slow
 KIND = "cour-des-comptes"
 NOTEBOOK = "01-recherche-publications"
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> KindRun:
-    return run_kind(KIND, make_workspace(KIND, tmp_path_factory.mktemp("ccomptes")))
 
 
 @pytest.fixture(scope="module")

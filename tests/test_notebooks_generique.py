@@ -17,16 +17,17 @@ import pytest
 from data_server import DataGouvServer
 from eigkit import data
 from eigkit.data import registry
-from notebook_kinds import KindRun, figures, make_workspace, nbval_check, run_kind, text_outputs
+from notebook_kinds import (
+    KindRun,
+    figures,
+    make_workspace,
+    nbval_check,
+    text_outputs,
+)
 
 pytestmark = pytest.mark.slow
 KIND = "generique"
 NOTEBOOK = "01-profil-jeu-de-donnees"
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> KindRun:
-    return run_kind(KIND, make_workspace(KIND, tmp_path_factory.mktemp("generique")))
 
 
 def profile(workspace: Path, stem: str) -> pd.DataFrame:

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from eigkit import data
-from notebook_kinds import KindRun, figures, make_workspace, nbval_check, run_kind, text_outputs
+from notebook_kinds import (
+    KindRun,
+    figure_counts,
+    make_workspace,
+    nbval_check,
+    run_kind,
+    text_outputs,
+)
 
 pytestmark = pytest.mark.slow
 KIND = "pompiers"
@@ -23,11 +30,6 @@ CATEGORIES = {
     "risques_technologiques": "Risques technologiques",
     "operations_diverses": "Opérations diverses",
 }
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> KindRun:
-    return run_kind(KIND, make_workspace(KIND, tmp_path_factory.mktemp("pompiers")))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def mean_absolute_errors(series: pd.DataFrame, year: int) -> dict[str, float]:
 
 def test_every_notebook_draws_its_figures(ran: KindRun):
     expected = {"01-interventions-par-categorie": 4, "02-prevision-interventions": 3}
-    assert {stem: len(figures(ran.notebook(stem))) for stem in ran.executed} == expected
+    assert figure_counts(ran) == expected
 
 
 def test_outputs_are_reproduced_by_nbval(ran: KindRun):

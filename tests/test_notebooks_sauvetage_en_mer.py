@@ -12,15 +12,10 @@ import pandas as pd
 import pytest
 
 from eigkit import data
-from notebook_kinds import KindRun, figures, make_workspace, nbval_check, run_kind
+from notebook_kinds import KindRun, figure_counts, make_workspace, nbval_check, run_kind
 
 pytestmark = pytest.mark.slow
 KIND = "sauvetage-en-mer"
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> KindRun:
-    return run_kind(KIND, make_workspace(KIND, tmp_path_factory.mktemp("sauvetage")))
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +29,7 @@ def processed(workspace: Path, name: str) -> pd.DataFrame:
 
 def test_every_notebook_draws_its_figures(ran: KindRun):
     expected = {"01-operations-par-cross": 4, "02-bilan-humain": 2}
-    assert {stem: len(figures(ran.notebook(stem))) for stem in ran.executed} == expected
+    assert figure_counts(ran) == expected
 
 
 def test_outputs_are_reproduced_by_nbval(ran: KindRun):

@@ -11,22 +11,16 @@ import pandas as pd
 import pytest
 
 from eigkit import data
-from notebook_kinds import figures, make_workspace, nbval_check, run_kind, text_outputs
+from notebook_kinds import figure_counts, make_workspace, nbval_check, run_kind, text_outputs
 
 pytestmark = pytest.mark.slow
 KIND = "securite-routiere"
 CI_YEARS = [2018, 2019]
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory):
-    workspace = make_workspace(KIND, tmp_path_factory.mktemp("securite-routiere"))
-    return run_kind(KIND, workspace)
-
-
 def test_every_notebook_draws_its_figures(ran):
     expected = {"01-accidents-par-departement": 2, "02-gravite-et-conditions": 3, "03-radars-et-accidents": 2}
-    assert {stem: len(figures(ran.notebook(stem))) for stem in ran.executed} == expected
+    assert figure_counts(ran) == expected
 
 
 def test_outputs_are_reproduced_by_nbval(ran):
