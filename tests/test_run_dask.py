@@ -32,6 +32,19 @@ def test_a_grid_runs_on_a_dask_cluster(tmp_path: Path) -> None:
         assert (root / "reports" / f"{entry['name']}.html").is_file()
 
 
+def test_runs_in_threads_of_one_dask_worker_keep_their_own_environment(tmp_path: Path) -> None:
+    """One worker process with 3 threads: each run's kernel must record its data use in its own file."""
+    root = make_workspace(tmp_path, {"01-demo": "params_demo"})
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=3, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        result = run(grid={"annee": [2021, 2022, 2023]}, cluster=cluster.scheduler_address, workspace=root,
+                     progress=False)  # fmt: skip
+    assert result.ok, result.runs
+    for entry in manifest.read(result.run_dir)["runs"]:
+        assert [record["year"] for record in entry["data"]] == [entry["parameters"]["annee"]]
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("eigkit.runner.pool.CONNECT_TIMEOUT", "2s")
     root = make_workspace(tmp_path, {"01-demo": "params_demo"})

@@ -154,8 +154,9 @@ class LocalPool:
 class DaskPool:
     """Runs sent to a Dask distributed scheduler (``tcp://HOST:PORT``).
 
-    Workers must see the workspace at the same path (shared filesystem) and have eig-kit installed; start
-    them with one thread each (``dask worker ADDRESS --nthreads 1``): a run sets the process's cwd and env.
+    Workers must see the workspace at the same path (shared filesystem) and have eig-kit installed. A worker
+    process runs one notebook at a time whatever its thread count (a run sets the process's environment for
+    its kernel); run more worker processes for more parallel runs (``dask worker ADDRESS --nworkers N``).
     """
 
     def __init__(self, address: str) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+_ONE_RUN_PER_PROCESS = threading.Lock()
 START_TIMEOUT = 120  # seconds: kernels start slowly on busy machines ("Kernel didn't respond in 60 seconds")
 
 
@@ -125,7 +127,17 @@ def _now() -> str:
 
 def execute_task(task: RunTask) -> dict[str, Any]:
     """Run one notebook; return ``index``, ``name``, ``status`` (ok / failed / interrupted), ``error``
-    (cell index, execution count, ename, evalue), timings, ``data`` (usage records) and ``report``."""
+    (cell index, execution count, ename, evalue), timings, ``data`` (usage records) and ``report``.
+
+    Runs in one process go one at a time: a run sets the process's environment for its kernel, so two runs
+    in threads of one process (a Dask worker with several threads) would hand each other's data-usage file
+    and workspace to their kernels. Parallelism comes from processes (pool or Dask workers).
+    """
+    with _ONE_RUN_PER_PROCESS:
+        return _execute(task)
+
+
+def _execute(task: RunTask) -> dict[str, Any]:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
