@@ -1,8 +1,8 @@
 """The single exception of the data layer: every refusal (bad file, unknown name, network, cache) raises
-it."""
+:class:`DataError`, part of the kit's error family (:mod:`eigkit.errors`)."""
 
 from __future__ import annotations
 
+from eigkit.errors import DataError
 
-class DataError(ValueError):
-    """A data file, a dataset name, a filter or a download was refused; the message says what to do next."""
+__all__ = ["DataError"]

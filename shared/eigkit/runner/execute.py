@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from eigkit.errors import RunnerError
 from eigkit.runner import manifest as manifests
 from eigkit.runner import report
 from eigkit.runner.grid import expand_grid
@@ -37,10 +38,6 @@ from eigkit.runner.progress import Progress, summary
 from eigkit.runner.worker import RunTask
 
 PathLike = str | os.PathLike[str]
-
-
-class RunnerError(RuntimeError):
-    """The run cannot start: no workspace, no notebook, an unreachable cluster..."""
 
 
 @dataclass
@@ -354,7 +351,7 @@ def _publish(root: Path, run_dir: Path, run_id: str, entries: list[dict[str, Any
     for entry in entries:
         entry.setdefault("report", None)
     run_reports = run_dir / "reports"
-    from eigkit.runner.atomic import write_text
+    from eigkit.atomic import write_text
 
     write_text(run_reports / "index.html", report.index_html(run_id, entries, {}, link_prefix=""))
     return report.publish(root / "reports", run_id, entries, run_reports.parent)

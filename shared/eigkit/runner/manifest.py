@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eigkit.runner.atomic import write_json
+from eigkit.atomic import write_json
 
 MANIFEST = "manifest.json"
 KEY_PACKAGES = (

@@ -22,13 +22,11 @@ from typing import Any
 
 import yaml
 
+from eigkit.errors import ParameterError
+
 _TRUE = {"true", "yes", "on", "vrai", "oui"}
 _FALSE = {"false", "no", "off", "faux", "non"}
 _NULL = {"null", "none", "~", ""}
-
-
-class ParameterError(ValueError):
-    """A parameter that a notebook does not declare, or a value that does not fit its declared type."""
 
 
 @dataclass(frozen=True)

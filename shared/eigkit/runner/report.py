@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eigkit.runner.atomic import copy_file, write_json, write_text
+from eigkit.atomic import copy_file, write_json, write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = "reports.json"

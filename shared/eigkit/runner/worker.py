@@ -189,7 +189,7 @@ def _execute(task: RunTask) -> dict[str, Any]:
         outcome["output"] = task.output.name
     outcome["report"] = None
     if outcome["status"] == "ok":
-        from eigkit.runner.atomic import write_text
+        from eigkit.atomic import write_text
         from eigkit.runner.report import render_html
 
         write_text(task.report, render_html(task.output, with_code=task.with_code))

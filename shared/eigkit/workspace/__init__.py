@@ -6,6 +6,6 @@ The template itself lives in the kit's ``template/`` folder; the kinds' notebook
 
 from __future__ import annotations
 
+from eigkit.errors import WorkspaceError
 
-class WorkspaceError(Exception):
-    """A workspace cannot be baked, checked or updated; the message says why and what to do next."""
+__all__ = ["WorkspaceError"]
