@@ -223,7 +223,7 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
     parts["hour"] = np.where(hour >= 0, hour, np.nan)
     parts["minute"] = np.where(minute >= 0, minute, np.nan)
     out["datetime"] = pd.to_datetime(parts, errors="coerce")
-    out["dep"] = as_category(_departement(raw["dep"], post2019=post2019, path=path))
+    out["dep"] = as_category(departements(raw["dep"], post2019=post2019, path=path))
     out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
     if "adr" in raw.columns:  # repeated road names: a categorical costs a fraction of plain text
         out["adr"] = as_category(raw["adr"])
@@ -270,13 +270,15 @@ def departement_code(value: str, *, post2019: bool) -> str | None:
 DEPARTEMENT = re.compile(r"0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-8]|98[6-8]")
 
 
-def _departement(series: pd.Series, *, post2019: bool, path: Path) -> pd.Series:
+def departements(series: pd.Series, *, post2019: bool, path: Path, column: str = "dep") -> pd.Series:
+    """INSEE département codes of a published column (see :func:`departement_code`); :class:`DataError`
+    naming the value and its line when one is not a code."""
     codes, uniques = pd.factorize(series)
     converted = [departement_code(str(value), post2019=post2019) for value in uniques]
     for position, (raw_value, value) in enumerate(zip(uniques, converted, strict=True)):
         if value is not None and not DEPARTEMENT.fullmatch(value):
             raise DataError(
-                f"{path}: column 'dep' holds {raw_value!r} at {line_of(codes, position)}, not an INSEE "
+                f"{path}: column {column!r} holds {raw_value!r} at {line_of(codes, position)}, not an INSEE "
                 "département code (01-95, 2A, 2B, 971-976, 975, 977, 978, 986-988). The columns look shifted "
                 "or the file is not the published one: download the original file again."
             )

@@ -148,6 +148,30 @@ def as_float(series: pd.Series, *, path: Path | str, column: str, decimal_comma:
     )
 
 
+def as_datetime(
+    series: pd.Series, *, path: Path | str, column: str, format: str = "ISO8601", utc: bool = False
+) -> pd.Series:
+    """Dates or timestamps written as ``format`` (empty -> NaT).
+
+    A value that is not one raises :class:`DataError` naming it, the column and its line (never a silent NaT).
+    """
+    codes, uniques = pd.factorize(series.astype("str").str.strip(), use_na_sentinel=True)
+    filled = np.array([value not in NA_TOKENS for value in uniques], dtype=bool)
+    parsed = pd.to_datetime(pd.Series(uniques, dtype="object").where(filled), format=format, utc=utc,
+                            errors="coerce")  # fmt: skip
+    failed = np.flatnonzero(filled & parsed.isna().to_numpy())
+    if len(failed):
+        position = int(failed[0])
+        written = format.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy")
+        expected = "an ISO 8601 timestamp" if format == "ISO8601" else f"a date written {written}"
+        raise DataError(
+            f"{path}: column {column!r} holds {uniques[position]!r} at {line_of(codes, position)} where "
+            f"{expected} is expected. Check that the file is the published one (download it again)."
+        )
+    with_empty = pd.concat([parsed, pd.Series([pd.NaT], dtype=parsed.dtype)], ignore_index=True)
+    return pd.Series(with_empty.iloc[codes].to_numpy(), index=series.index, dtype=parsed.dtype)
+
+
 def as_text(series: pd.Series) -> pd.Series:
     """Free text, stripped, empty or ``N/A`` -> NA (pandas ``str`` dtype)."""
     stripped = series.astype("str").str.strip()
