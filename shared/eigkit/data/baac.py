@@ -253,12 +253,18 @@ def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarr
     return hours_array[codes], minutes_array[codes]
 
 
+_CODE_AND_NAME = re.compile(r"(\d{1,3}|2[AB])\s+[–-]\s+\S")
+
+
 def departement_code(value: str, *, post2019: bool) -> str | None:
     """INSEE département code: pre-2019 ``'590'`` -> ``'59'``, ``'201'`` -> ``'2A'``; 2019+ ``'1'`` ->
-    ``'01'``."""
+    ``'01'``; ``'50 – Manche'`` -> ``'50'``."""
     text = value.strip().upper()
     if not text:
         return None
+    named = _CODE_AND_NAME.match(text)  # "50 – Manche" (one row of the real radars.csv)
+    if named:
+        text = named.group(1)
     if not post2019 and len(text) == 3 and text.isdigit():
         if text in ("201", "202"):
             return {"201": "2A", "202": "2B"}[text]
