@@ -273,7 +273,7 @@ def departement_code(value: str, *, post2019: bool) -> str | None:
 
 
 #: INSEE département codes: metropolitan (2A/2B for Corsica), DROM 971-976, COM 975/977/978/986/987/988
-DEPARTEMENT = re.compile(r"0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-8]|98[6-8]")
+DEPARTEMENT = re.compile(r"0[1-9]|1\d|2[1-9AB]|[3-8]\d|9[0-5]|97[1-8]|98[6-8]")
 
 
 def departements(series: pd.Series, *, post2019: bool, path: Path, column: str = "dep") -> pd.Series:
