@@ -268,7 +268,7 @@ def departement_code(value: str, *, post2019: bool) -> str | None:
     if not post2019 and len(text) == 3 and text.isdigit():
         if text in ("201", "202"):
             return {"201": "2A", "202": "2B"}[text]
-        return text if text.startswith("97") else text[:2]
+        return text if text.startswith("97") or not text.endswith("0") else text[:2]
     return text.zfill(2) if text.isdigit() and len(text) < 2 else text
 
 
