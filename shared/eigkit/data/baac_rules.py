@@ -34,7 +34,7 @@ RULES_FILE = Path(__file__).resolve().parent / "codebooks" / "baac_missing.csv"
 EMPTY = "empty"
 NOT_FILLED = "Non renseigné"
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_SPACES = str.maketrans("", "", " \u00a0\u202f")
+_POINT_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # before 2019: no decimal comma
 
 
 def _canonical_marker(text: str) -> str:
@@ -113,10 +113,24 @@ def not_filled_codes(column: str) -> set[str]:
     return codes
 
 
+def _canonical_markers(text: pd.Series) -> pd.Series:
+    """:func:`_canonical_marker` of every value of a (stripped) text Series, vectorised."""
+    canonical = text.copy()
+    integers = text.str.fullmatch(r"-?\d{1,18}").fillna(False).to_numpy(dtype=bool)
+    canonical[integers] = text[integers].astype("int64").astype("str")
+    canonical[(text == "").fillna(True).to_numpy(dtype=bool)] = EMPTY
+    return canonical
+
+
+def _unique_text(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, pd.Series(uniques, dtype="str").str.strip()
+
+
 def is_marker(series: pd.Series, markers: frozenset[str]) -> np.ndarray:
     """Boolean array: which cells of ``series`` hold one of ``markers`` (canonical form)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    table = np.array([_canonical_marker(str(value)) in markers for value in uniques] + [EMPTY in markers])
+    codes, text = _unique_text(series)
+    table = np.append(_canonical_markers(text).isin(markers).to_numpy(dtype=bool), EMPTY in markers)
     return table[codes]
 
 
@@ -127,21 +141,24 @@ def measure(series: pd.Series, item: Rule, *, post2019: bool, path: Path | str) 
     line.
     """
     markers = item.markers(post2019=post2019)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    values = np.empty(len(uniques) + 1, dtype="float64")
-    values[-1] = np.nan
-    for position, raw in enumerate(uniques):
-        text = str(raw).strip().translate(_SPACES)
-        if _canonical_marker(text) in markers or (not text and EMPTY in markers):
-            values[position] = np.nan
-        elif _NUMBER.fullmatch(text) and (post2019 or "," not in text):
-            values[position] = float(text.replace(",", "."))
-        else:
-            raise DataError(
-                f"{path}: column {item.column!r} holds {raw!r} at {line_of(codes, position)}, which is "
-                f"neither a number nor a marker of 'not filled in' ({describe_markers(markers)}). The "
-                "columns look shifted or the file is not the published one: download the original file again."
-            )
+    codes, text = _unique_text(series)
+    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    marker = _canonical_markers(text).isin(markers).to_numpy(dtype=bool)
+    number = (_NUMBER if post2019 else _POINT_NUMBER).pattern
+    is_number = text.str.fullmatch(number).fillna(False).to_numpy(dtype=bool)
+    bad = np.flatnonzero(~marker & ~is_number)
+    if len(bad):
+        position = int(bad[0])
+        value = series.iloc[int(np.flatnonzero(codes == position)[0])]
+        raise DataError(
+            f"{path}: column {item.column!r} holds {value!r} "
+            f"at {line_of(codes, position)}, which is neither a number nor a marker of 'not filled in' "
+            f"({describe_markers(markers)}). The columns look shifted or the file is not the published one: "
+            "download the original file again."
+        )
+    numeric_text = text.where(is_number & ~marker).str.replace(",", ".", regex=False)
+    parsed = pd.to_numeric(numeric_text, errors="coerce")
+    values = np.append(parsed.to_numpy(dtype="float64", na_value=np.nan), np.nan)
     numbers = values[codes] * item.scale(post2019=post2019)
     if item.dtype.startswith("Int"):
         whole = np.round(numbers)
