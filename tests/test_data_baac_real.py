@@ -145,3 +145,20 @@ def test_the_rule_table_covers_every_column_and_is_shown_by_eig_data_info():
     assert "empty cell, '0', '.' | empty cell, '-1', '0', 'N/A'" in larrout
     assert "larrout in m (published x10 before 2019, converted)" in result.output
     assert "'(1)'" in result.output and "'#ERREUR'" in result.output
+
+
+def test_other_published_markers_and_true_values_near_them(tmp_path):
+    """'#ERREUR' (written in nbv by some 2019+ files) is a marker; a longitude of exactly -1 is a place."""
+    lieux = (Y2021 / "lieux-2021_first70.csv").read_text(encoding="utf-8")
+    first = lieux.splitlines()[1]
+    assert first.split(";")[6] == '"2"'  # nbv of line 2
+    changed = tmp_path / "lieux-2021.csv"
+    changed.write_text(
+        lieux.replace(first, first.replace(';"2";"2";', ';"2";"#ERREUR";', 1)), encoding="utf-8"
+    )
+    frame = data.read("baac.lieux", changed)
+    assert pd.isna(frame.loc[0, "nbv"]) and frame["nbv"].notna().sum() == 70 - 1 - 4  # 1 ' -1', 3 '0'
+    caracteristiques = (Y2021 / "caracteristiques-2021_first25.csv").read_text(encoding="utf-8")
+    moved = tmp_path / "caracteristiques-2021.csv"
+    moved.write_text(caracteristiques.replace('"4,3480220000"', '"-1"', 1), encoding="utf-8")
+    assert data.read("baac.caracteristiques", moved).loc[0, "long"] == -1.0
