@@ -143,13 +143,14 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
             ),
         )
     except pa.ArrowInvalid as error:
-        raise DataError(f"{path}: {_row_problem(str(error), text, len(header))}") from error
+        problem = _row_problem(str(error), text, len(header), crlf=fmt.crlf, bom=fmt.bom)
+        raise DataError(f"{path}: {problem}") from error
     frame = table.to_pandas()
     frame.columns = _unique([str(column).strip() for column in header])
     return frame, fmt
 
 
-def _row_problem(message: str, text: str, width: int) -> str:
+def _row_problem(message: str, text: str, width: int, *, crlf: bool = False, bom: bool = False) -> str:
     """Arrow's parse error as a sentence naming the line (``Expected 18 columns, got 17: <row>``)."""
     found = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message, flags=re.DOTALL)
     if found is None:
@@ -158,10 +159,12 @@ def _row_problem(message: str, text: str, width: int) -> str:
     offset = text.find(row)
     line = f"line {text.count(chr(10), 0, offset) + 1}" if offset >= 0 else "a line"
     more_or_fewer = "more" if got > width else "fewer"
+    signs = [sign for sign, present in (("CRLF line ends", crlf), ("a byte-order mark", bom)) if present]
+    why = f"; the file shows signs of a spreadsheet re-save ({', '.join(signs)})" if signs else ""
     return (
         f"{line} has {got} fields where the header has {width} ({more_or_fewer} fields than the header). "
-        "The columns look shifted or the file is cut short, typical of a file re-saved by a spreadsheet or "
-        "of an interrupted download: download the original file again."
+        "The columns look shifted or the file is cut short (an interrupted download or an edited "
+        f"copy{why}): download the original file again."
     )
 
 
