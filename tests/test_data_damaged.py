@@ -174,3 +174,14 @@ def test_real_quirks_are_not_refused():
     assert "50 – Manche" not in set(radars["dep"].astype("str")) and radars["dep"].notna().all()
     assert radars["dep"].isin(["2A", "2B", "971", "974"]).any()
     assert str(radars["date_installation"].dt.tz) == "UTC" and radars["date_installation"].notna().all()
+
+
+def test_a_spreadsheet_is_blamed_only_when_the_bytes_show_one(tmp_path):
+    shifted = Path(__file__).parent / "data" / "damaged" / "lieux-2018-shifted.csv"
+    with pytest.raises(data.DataError, match=r"line 3 has 17 fields") as plain:
+        data.read("baac.lieux", shifted)
+    assert "spreadsheet" not in str(plain.value)
+    crlf = tmp_path / shifted.name
+    crlf.write_bytes(shifted.read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.raises(data.DataError, match=r"signs of a spreadsheet re-save \(CRLF line ends\)"):
+        data.read("baac.lieux", crlf)
