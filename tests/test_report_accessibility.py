@@ -67,3 +67,19 @@ def test_the_audit_catches_what_it_must(page: Path, tmp_path: Path) -> None:
     found = {violation["id"] for violation in result.serious()}
     assert {"html-has-lang", "image-alt"} <= found
     assert result.too_wide()  # without the rule, the wide figure overflows the 1000-pixel window
+
+
+def test_the_dsfr_theme_is_opt_in_self_contained_and_accessible(page: Path, tmp_path: Path) -> None:
+    executed = page.parent / "out.ipynb"
+    neutral = render_html(executed)
+    dsfr = render_html(executed, theme="dsfr", partner="Préfecture de la Haute-Garonne")
+    assert "DSFR v" not in neutral and "fr-header" not in neutral
+    assert "DSFR v1." in dsfr and "SPDX-License-Identifier: MIT" in dsfr
+    assert "Préfecture de la Haute-Garonne" in dsfr
+    assert "@font-face" not in dsfr and "Marianne-" not in dsfr  # the Marianne font is never shipped
+    themed = tmp_path / "dsfr.html"
+    themed.write_text(dsfr, encoding="utf-8")
+    result = audit(themed, tmp_path / "scratch")
+    assert result.lang == "fr" and result.serious() == [] and result.too_wide() == []
+    with pytest.raises(ValueError, match="unknown report theme 'bleu'"):
+        render_html(executed, theme="bleu")

@@ -84,7 +84,13 @@ def test_bake_gives_exactly_the_expected_files(baked, kind: str, provider: str):
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, notebook
     pyproject = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8"))
-    assert pyproject["tool"]["eig"] == {"kind": kind, "kit_version": eigkit.__version__}
+    assert pyproject["tool"]["eig"] == {
+        "kind": kind,
+        "kit_version": eigkit.__version__,
+        "administration": "Administration partenaire",
+        "theme": "neutral",
+        "secret_statistique": 11,
+    }
     assert pyproject["project"]["dependencies"] == [f"eig-kit @ file://{KIT}"]
     assert (workspace / "tests/nbval_sanitize.cfg").read_bytes() == (
         KIT / "shared/eigkit/runner/nbval_sanitize.cfg"

@@ -18,30 +18,47 @@ from eigkit.atomic import copy_file, write_json, write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = "reports.json"
-_exporters: dict[bool, Any] = {}
+_exporters: dict[tuple[bool, str], Any] = {}
 
 
-def render_html(notebook: Path, *, with_code: bool = False) -> str:
-    """Render an executed notebook as a self-contained HTML page (code cells hidden unless ``with_code``)."""
+THEMES = {"neutral": "eig-report", "dsfr": "eig-report-dsfr"}
+
+
+def render_html(
+    notebook: Path, *, with_code: bool = False, theme: str = "neutral", partner: str | None = None
+) -> str:
+    """Render an executed notebook as a self-contained HTML page (code cells hidden unless ``with_code``).
+
+    ``theme`` is ``"neutral"`` (default) or ``"dsfr"`` (the Système de design de l'État, with ``partner``, the
+    administration's name, in the page header).
+    """
     import nbformat
 
-    exporter = _exporters.get(with_code)
-    if exporter is None:  # one exporter per process: loading its templates is the slow part
+    if theme not in THEMES:
+        raise ValueError(f"unknown report theme {theme!r}: choose one of {', '.join(THEMES)}")
+    exporter = _exporters.get((with_code, theme))
+    if exporter is None:  # one exporter per process and theme: loading its templates is the slow part
         from nbconvert import HTMLExporter
 
         exporter = HTMLExporter(
-            template_name="eig-report",
+            template_name=THEMES[theme],
             extra_template_basedirs=[str(TEMPLATES)],
+            extra_template_paths=[str(TEMPLATES)],  # lets a theme extend "eig-report/index.html.j2"
             exclude_input=not with_code,
             exclude_input_prompt=not with_code,
             exclude_output_prompt=not with_code,
             embed_images=True,
             language_code="fr",  # <html lang="fr">: screen readers read the report in French (RGAA 8.3)
         )
-        _exporters[with_code] = exporter
+        _exporters[with_code, theme] = exporter
     node = nbformat.read(notebook, as_version=4)
-    metadata = {"path": str(notebook.parent), "name": notebook.stem}  # the page title is the notebook's name
-    body, _ = exporter.from_notebook_node(node, resources={"metadata": metadata})
+    resources: dict[str, Any] = {
+        "metadata": {"path": str(notebook.parent), "name": notebook.stem},  # page title: notebook name
+        "eig_partner": partner,
+    }
+    if theme == "dsfr":
+        resources["eig_dsfr_css"] = (TEMPLATES / THEMES[theme] / "dsfr-core.css").read_text(encoding="utf-8")
+    body, _ = exporter.from_notebook_node(node, resources=resources)
     return body
 
 
