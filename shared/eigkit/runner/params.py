@@ -56,6 +56,7 @@ class Parameter:
     default: Any
     help: str = ""
     secret: bool = False
+    default_source: str = ""
 
     @property
     def expected(self) -> str:
@@ -108,11 +109,14 @@ def declared_parameters(notebook_path: Path | str) -> dict[str, Parameter]:
             default = ast.literal_eval(node.value) if node.value is not None else None
         except ValueError:
             default = None
-        declared[name] = _parameter(name, annotation, default, _help(comments, node))
+        shown = ast.get_source_segment(source, node.value) if node.value is not None else ""
+        declared[name] = _parameter(
+            name, annotation, default, _help(comments, node), " ".join((shown or "").split())
+        )
     return declared
 
 
-def _parameter(name: str, annotation: str | None, default: Any, comment: str) -> Parameter:
+def _parameter(name: str, annotation: str | None, default: Any, comment: str, shown: str) -> Parameter:
     """A :class:`Parameter` from its declaration and comment (``type:`` and ``secret`` read off it)."""
     secret = annotation in _SECRET_ANNOTATIONS
     marker = _SECRET_COMMENT.match(comment)
@@ -123,7 +127,7 @@ def _parameter(name: str, annotation: str | None, default: Any, comment: str) ->
         annotation, comment = typed.group("annotation"), typed.group("help")
     if secret:
         annotation = "Secret"
-    return Parameter(name, annotation, default, comment.strip(), secret)
+    return Parameter(name, annotation, default, comment.strip(), secret, shown)
 
 
 def _comments(source: str) -> dict[int, tuple[int, str, bool]]:
