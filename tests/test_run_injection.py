@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -60,9 +61,12 @@ def test_eig_run_injects_the_values_papermill_injects(untyped: Path, tmp_path: P
 
     args = [f"-p{name}={value}" for name, value in P_VALUES.items()]
     args += [f"-y{name}={value}" for name, value in Y_VALUES.items()]
-    result = eig(untyped, "run", *args)
+    result = eig(untyped, "run", "-k", "python3", *args)
     assert result.returncode == 0, result.stderr
     ours = only_run(untyped) / "untyped.ipynb"
+    manifest = json.loads((only_run(untyped) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"]["kernel"] == "python3"
+    assert manifest["runs"][0]["parameters"]["text"] == "hello world"
 
     theirs_seen, ours_seen = received(papermill_out), received(ours)
     assert ours_seen == theirs_seen
