@@ -58,6 +58,11 @@ def test_declarations_mark_secrets_by_annotation_or_comment(workspace: Path) -> 
     declared = declared_parameters(workspace / "notebooks" / "01-api.ipynb")
     assert [name for name, p in declared.items() if p.secret] == ["jeton", "mot_de_passe"]
     assert declared["mot_de_passe"].help == "mot de passe du service"
+    source = (
+        'a = ""  # secret\nb = ""  # Secret — jeton\nc = ""  # secret de fabrication\nd = ""  # secrets\n'
+    )
+    marked = declared_parameters(write_notebook(workspace / "marks.ipynb", source))
+    assert [name for name, p in marked.items() if p.secret] == ["a", "b"] and marked["b"].help == "jeton"
     assert repr(Secret("x")) == "'***'" and Secret("x") == "x"
 
 

@@ -1,7 +1,7 @@
 """Secret notebook parameters: values read from the environment at run time, never written anywhere.
 
 A notebook declares a parameter secret in its ``parameters`` cell, with the :class:`Secret` annotation or a
-comment that starts with ``secret``::
+comment ``# secret`` (``# secret: help text``)::
 
     from eigkit.secrets import Secret
 

@@ -42,8 +42,14 @@ _TRUE = {"true", "yes", "on", "vrai", "oui"}
 _FALSE = {"false", "no", "off", "faux", "non"}
 _NULL = {"null", "none", "~", ""}
 _TYPE_COMMENT = re.compile(r"^type:\s*(?P<annotation>\S+)\s*(?P<help>.*)$")
-_SECRET_COMMENT = re.compile(r"^secret\b\s*[:\-–—]?\s*(?P<help>.*)$", re.IGNORECASE)
-_SECRET_ANNOTATIONS = {"Secret", "secrets.Secret", "eigkit.secrets.Secret"}
+_SECRET_COMMENT = re.compile(r"^secret\s*(?:$|[:\-–—]\s*)(?P<help>.*)$", re.IGNORECASE)
+_SECRET_ANNOTATIONS = {
+    "Secret",
+    "secrets.Secret",
+    "eigkit.secrets.Secret",
+    "notebook.Secret",
+    "eigkit.notebook.Secret",
+}
 JSON_TYPES = "text, a finite number, true/false, null, or a list or mapping of these"
 
 
