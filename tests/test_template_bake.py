@@ -21,11 +21,15 @@ TEMPLATE_CHOICES = template_defaults(KIT)
 KINDS = TEMPLATE_CHOICES["defi_kind"]
 PROVIDERS = TEMPLATE_CHOICES["ci_provider"]
 COMMON_FILES = {
-    ".gitignore", ".pre-commit-config.yaml", "LICENSE", "README.md", "pyproject.toml",
-    "docs/PERENNISATION.md", "tests/nbval_sanitize.cfg",
+    ".gitignore", ".pre-commit-config.yaml", ".secrets.baseline", "LICENSE", "LICENCE-DONNEES", "README.md",
+    "pyproject.toml", "publiccode.yml", "docs/PERENNISATION.md", "docs/hypotheses-et-limites.md",
+    "docs/journal-des-donnees.md", "tests/nbval_sanitize.cfg",
     "data/raw/.gitkeep", "data/interim/.gitkeep", "data/processed/.gitkeep", "reports/.gitkeep",
 }  # fmt: skip
-CI_FILES = {"github": {".github/workflows/notebooks.yml"}, "gitlab": {".gitlab-ci.yml"}}
+CI_FILES = {
+    "github": {".github/workflows/notebooks.yml", ".github/pull_request_template.md"},
+    "gitlab": {".gitlab-ci.yml", ".gitlab/merge_request_templates/Default.md"},
+}
 CI_FILES["both"] = CI_FILES["github"] | CI_FILES["gitlab"]
 LEFTOVERS = ("{{", "{%", "@EIG_KIT_VERSION@")
 
@@ -153,6 +157,10 @@ def test_hook_rules_follow_the_template_choices():
     assert list(rules["LICENCES"]) == TEMPLATE_CHOICES["licence"]
     assert sorted(p.name for p in (KIT / "template/templates/licences").iterdir()) == sorted(
         f"{name}.txt" for name in rules["LICENCES"]
+    )
+    assert list(rules["DATA_LICENCES"]) == TEMPLATE_CHOICES["licence_donnees"]
+    assert sorted(p.name for p in (KIT / "template/templates/donnees").iterdir()) == sorted(
+        f"{name}.txt" for name in rules["DATA_LICENCES"]
     )
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import KIT, OFFLINE_ENV, bake_project
+from conftest import KIT, OFFLINE_ENV, bake_project, git
 
-INSTALL = "python -m pip install ."
+INSTALL = 'python -m pip install ".[dev]"'
 OFFLINE_PIP_FLAGS = ["--no-index", "--no-build-isolation", "--quiet"]
 
 
@@ -60,10 +60,13 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
            # linked packages' data files (nbconvert templates, kernel specs) stay under the test env's prefix
            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # fmt: skip
     env.pop("EIG_WORKSPACE", None)
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-cache")
+    git(workspace, "init", "-q")  # the CI runs on a checkout: pre-commit needs a repository
+    git(workspace, "add", "-A")
     for command in commands:
         argv = shlex.split(command)
         if command == INSTALL:
-            argv = [str(bin_dir / "python"), "-m", "pip", "install", ".", *OFFLINE_PIP_FLAGS]
+            argv = [str(bin_dir / "python"), "-m", "pip", "install", ".[dev]", *OFFLINE_PIP_FLAGS]
         result = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True)
         assert result.returncode == 0, f"CI step `{command}` failed:\n{result.stdout}\n{result.stderr}"
         if command == INSTALL:

@@ -38,10 +38,31 @@ def change_template(kit: Path, old: str, new: str, version: str) -> None:
 @pytest.fixture
 def kit_and_workspace(tmp_path: Path, cookiecutter_config: Path) -> tuple[Path, Path]:
     kit = copy_kit(tmp_path / "kit")
+    git(kit, "remote", "add", "origin", "https://forge.example.org/eig/eig-kit.git")  # what a CI can reach
     workspace = eigkit.new(
         "Défi mis à jour", output_dir=tmp_path, template=kit, config_file=cookiecutter_config
     )
     return kit, workspace
+
+
+def test_a_kit_source_only_this_machine_can_read_is_reported(
+    tmp_path: Path, cookiecutter_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    kit = copy_kit(tmp_path / "kit")  # a checkout without a git remote: the workspace gets file://...
+    said: list[str] = []
+    workspace = eigkit.new(
+        "Défi local", output_dir=tmp_path, template=kit, config_file=cookiecutter_config, say=said.append
+    )
+    dependencies = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert dependencies["dependencies"] == [f"eig-kit @ file://{kit}"]
+    (warning,) = [line for line in said if line.startswith("warning:")]
+    assert "will fail at `pip install`" in warning and "--set kit_source=git+https://" in warning
+    monkeypatch.chdir(workspace)
+    monkeypatch.delenv("EIG_WORKSPACE", raising=False)
+    result = CliRunner().invoke(main, ["update", "--check"])  # click 8.2: stdout and stderr kept apart
+    assert result.exit_code == 1  # up to date with its template, but its CI could not install the kit
+    assert "À jour avec le modèle" in result.stdout and f"file://{kit}" in result.stderr
+    assert "D'où vient le kit" in (workspace / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

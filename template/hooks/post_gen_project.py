@@ -22,7 +22,10 @@ from pathlib import Path
 
 VERSION_TOKEN = "@EIG_KIT_VERSION@"
 FILES_WITH_VERSION = ("pyproject.toml", "README.md", "docs/PERENNISATION.md")
-CI_FILES = {"github": [".github/workflows/notebooks.yml"], "gitlab": [".gitlab-ci.yml"]}
+CI_FILES = {
+    "github": [".github/workflows/notebooks.yml", ".github/pull_request_template.md"],
+    "gitlab": [".gitlab-ci.yml", ".gitlab/merge_request_templates/Default.md"],
+}
 VERSION_LINE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 SANITIZE_FALLBACK = """\
 # nbval sanitize rules (eig check): pairs of regex/replace lines.
@@ -178,9 +181,10 @@ def keep_one_ci(provider, workspace):
     unwanted = [path for name, paths in CI_FILES.items() if provider not in (name, "both") for path in paths]
     for relative in unwanted:
         (workspace / relative).unlink(missing_ok=True)
-    github_dir = workspace / ".github" / "workflows"
-    if github_dir.is_dir() and not any(github_dir.iterdir()):
-        shutil.rmtree(workspace / ".github")
+    for folder in (".github/workflows", ".github", ".gitlab/merge_request_templates", ".gitlab"):
+        path = workspace / folder
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def main(context_json):

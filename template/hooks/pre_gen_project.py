@@ -11,7 +11,11 @@ import sys
 
 KINDS = ("generique", "securite-routiere", "pompiers", "sauvetage-en-mer", "cour-des-comptes")
 CI_PROVIDERS = ("github", "gitlab", "both")
-LICENCES = ("MIT", "EUPL-1.2", "Apache-2.0", "BSD-3-Clause", "MPL-2.0")
+LICENCES = (
+    "MIT", "EUPL-1.2", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MPL-2.0",
+    "CeCILL-2.1", "CeCILL-B", "CeCILL-C", "GPL-3.0", "LGPL-3.0", "AGPL-3.0", "EPL-2.0",
+)
+DATA_LICENCES = ("Licence-Ouverte-2.0", "ODbL-1.0")
 SLUG_RULE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MAX_LENGTH = 64
 PYTHON_RULE = re.compile(r"3\.(?:1[1-9]|[2-9][0-9])")
@@ -52,6 +56,7 @@ def problems(context):
     found.append(_choice_problem("defi_kind", context.get("defi_kind"), KINDS))
     found.append(_choice_problem("ci_provider", context.get("ci_provider"), CI_PROVIDERS))
     found.append(_choice_problem("licence", context.get("licence"), LICENCES))
+    found.append(_choice_problem("licence_donnees", context.get("licence_donnees"), DATA_LICENCES))
     python_version = context.get("python_version")
     if not isinstance(python_version, str) or not PYTHON_RULE.fullmatch(python_version):
         found.append(f"python_version: {python_version!r} must look like '3.11' (Python 3.11 or later)")
@@ -65,6 +70,9 @@ def problems(context):
             f"kit_source: {source!r} must be a git URL (git+https://...), a file:// URL or an absolute path "
             "to a copy of eig-kit, without spaces"
         )
+    url = context.get("repository_url")
+    if not isinstance(url, str) or not re.fullmatch(r"https://[^\s/]+\.[^\s/]+(/\S*)?", url):
+        found.append(f"repository_url: {url!r} must be an https:// address of the code's repository")
     return [message for message in found if message]
 
 

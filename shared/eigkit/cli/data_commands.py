@@ -1,10 +1,12 @@
-"""``eig data list|info|fetch|read``: a thin layer over :mod:`eigkit.data` (imported lazily)."""
+"""``eig data list|info|fetch|read|log``: a thin layer over :mod:`eigkit.data` (imported lazily)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from eigkit.errors import WorkspaceError
 
 
 def _text(value: object) -> str:
@@ -74,6 +76,20 @@ def read_command(name: str, file: Path, output: Path | None) -> None:
         frame = frame.drop(columns=["rings"])
     frame.to_parquet(output, index=False)
     click.echo(f"{output} ({len(frame)} lignes)")
+
+
+@data_group.command("log")
+def log_command() -> None:
+    """Réécrit docs/journal-des-donnees.md depuis data.lock et les exécutions de runs/ (à commiter)."""
+    from eigkit import data
+    from eigkit.paths import workspace_root
+    from eigkit.workspace.journal import write_data_log
+
+    workspace = workspace_root()
+    if workspace is None:
+        raise WorkspaceError("not inside a défi workspace (no pyproject.toml with [tool.eig] here or up)")
+    catalogue = data.datasets().set_index("name")[["licence", "publisher"]].to_dict("index")
+    click.echo(str(write_data_log(workspace, catalogue)))
 
 
 def register(group: click.Group) -> None:

@@ -86,6 +86,8 @@ def update_command(check_only: bool, template: str | None) -> None:
 
     if check_only:
         status = check(template=template)
+        if status.kit_source_problem:
+            click.echo(f"Attention : {status.kit_source_problem}", err=True)
         if status.behind:
             click.echo(f"En retard sur le modèle ({status.template}, {status.latest_commit[:10]}) :")
             for path in status.changed_inputs:
@@ -93,6 +95,8 @@ def update_command(check_only: bool, template: str | None) -> None:
             click.echo("Lancez `eig update`.")
             raise SystemExit(1)
         click.echo(f"À jour avec le modèle ({status.template}, {status.latest_commit[:10]}).")
+        if status.kit_source_problem:
+            raise SystemExit(1)
         return
     result = update(template=template)  # UpdateConflict: exit code 2, the files to merge by hand
     if result.changed_files:

@@ -20,6 +20,7 @@ from typing import Any
 from eigkit import __version__
 from eigkit.paths import kit_checkout, kit_root
 from eigkit.workspace import WorkspaceError
+from eigkit.workspace.kit_source import ci_problem
 from eigkit.workspace.variables import refuse_unknown, template_defaults, validate
 
 TEMPLATE_DIRECTORY = "template"
@@ -253,4 +254,7 @@ def new(
         raise WorkspaceError(f"the workspace was not created: {error}") from error
     if git_init:
         _git_init(project, say)
+    problem = ci_problem(str(chosen.get("kit_source") or source.kit_source))
+    if problem:
+        say(f"warning: {problem}")
     return project

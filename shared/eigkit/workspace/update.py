@@ -19,6 +19,7 @@ from typing import Any
 from eigkit.paths import workspace_root
 from eigkit.workspace import WorkspaceError
 from eigkit.workspace.bake import KIT_INPUTS
+from eigkit.workspace.kit_source import ci_problem, workspace_source
 
 CONFLICT_MARKER = "<<<<<<< "
 
@@ -42,6 +43,7 @@ class TemplateStatus:
     recorded_commit: str
     latest_commit: str
     changed_inputs: list[str] = field(default_factory=list)
+    kit_source_problem: str | None = None  # the workspace installs eig-kit from a place its CI cannot reach
 
     @property
     def behind(self) -> bool:
@@ -116,12 +118,13 @@ def check(workspace: Path | str | None = None, *, template: str | None = None) -
         _clone(source, clone)
         latest = _git(clone, "rev-parse", "HEAD").stdout.strip()
         if _git(clone, "cat-file", "-e", f"{recorded}^{{commit}}").returncode != 0:
-            return TemplateStatus(
-                root, source, recorded, latest, [f"(commit {recorded!r} unknown to {source})"]
-            )
-        diff = _git(clone, "diff", "--name-only", recorded, latest, "--", *_inputs(state))
-        changed = [line for line in diff.stdout.splitlines() if line]
-    return TemplateStatus(root, source, recorded, latest, changed)
+            changed = [f"(commit {recorded!r} unknown to {source})"]
+        else:
+            diff = _git(clone, "diff", "--name-only", recorded, latest, "--", *_inputs(state))
+            changed = [line for line in diff.stdout.splitlines() if line]
+    kit_source = workspace_source(root)
+    problem = ci_problem(kit_source) if kit_source else None
+    return TemplateStatus(root, source, recorded, latest, changed, problem)
 
 
 def _require_clean_git(root: Path) -> None:

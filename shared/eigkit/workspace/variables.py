@@ -78,7 +78,21 @@ def complete_context(values: Mapping[str, Any], kit: Path | None = None) -> dict
     context.update(values)
     if "project_slug" not in values:
         context["project_slug"] = derive_slug(str(context.get("project_name", "")))
+    for name, default in context.items():
+        if name not in values and isinstance(default, str) and "{{" in default:
+            context[name] = _render(default, context)
     return context
+
+
+def _render(text: str, context: Mapping[str, Any]) -> str:
+    """Render a default that refers to other variables (``{{ cookiecutter.project_slug }}``)."""
+    from cookiecutter.environment import StrictEnvironment
+
+    return (
+        StrictEnvironment(context={"cookiecutter": dict(context)})
+        .from_string(text)
+        .render(cookiecutter=context)
+    )
 
 
 def validate(values: Mapping[str, Any], kit: Path | None = None) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""Intervals against independent references (scipy's own binomtest, published Garwood tables) and the
+disclosure rule on a constructed table and a workspace setting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+
+from eigkit import disclosure
+from eigkit.stats import bootstrap_interval, poisson_interval, rate_interval, wilson_interval
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 7), (0, 12), (12, 12), (112, 150), (3, 1000)])
+def test_wilson_matches_scipy_binomtest(k: int, n: int) -> None:
+    low, high = wilson_interval(k, n)
+    reference = binomtest(k, n).proportion_ci(method="wilson")
+    assert low == pytest.approx(reference.low, abs=1e-9)
+    assert high == pytest.approx(reference.high, abs=1e-9)
+
+
+def test_wilson_is_vectorised_and_nan_for_empty_groups() -> None:
+    low, high = wilson_interval(np.array([1, 0]), np.array([7, 0]))
+    assert low[0] == pytest.approx(0.0257, abs=1e-4) and high[0] == pytest.approx(0.5131, abs=1e-4)
+    assert np.isnan(low[1]) and np.isnan(high[1])
+
+
+@pytest.mark.parametrize(
+    ("count", "low", "high"),
+    [(0, 0.0, 3.689), (1, 0.0253, 5.572), (10, 4.795, 18.39), (100, 81.36, 121.6)],  # Garwood (1936) table
+)
+def test_poisson_interval_matches_garwood_table(count: int, low: float, high: float) -> None:
+    got_low, got_high = poisson_interval(count)
+    assert float(got_low) == pytest.approx(low, rel=2e-3, abs=1e-4)
+    assert float(got_high) == pytest.approx(high, rel=2e-3)
+
+
+def test_rate_interval_scales_counts_by_population() -> None:
+    rate, low, high = rate_interval([10], [200_000], per=100_000)
+    assert rate[0] == pytest.approx(5.0)
+    assert low[0] == pytest.approx(4.795 / 2, rel=2e-3) and high[0] == pytest.approx(18.39 / 2, rel=2e-3)
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_mean() -> None:
+    values = np.array([1, 0.5, 0, 1, 0.33, 1, 0, 0.25, 1, 0.5])
+    first = bootstrap_interval(values, seed=3)
+    assert first == bootstrap_interval(values, seed=3)
+    assert first[0] < values.mean() < first[1]
+    assert first[0] >= 0 and first[1] <= 1
+
+
+def test_protect_blanks_small_counts_and_their_derived_cells() -> None:
+    frame = pd.DataFrame(
+        {"dep": ["01", "02", "03", "04"], "tues": [0, 3, 11, 10], "taux": [0.0, 1.5, 2.0, 3.0]}
+    )
+    protected = disclosure.protect(frame, counts=["tues"], derived=["taux"], limit=11)
+    assert protected["tues"].isna().tolist() == [False, True, False, True]
+    assert protected["taux"].isna().tolist() == [False, True, False, True]
+    assert protected.loc[0, "tues"] == 0  # a zero discloses no one
+    assert frame["tues"].tolist() == [0, 3, 11, 10]  # the input is not changed
+
+
+def test_threshold_comes_from_the_workspace(tmp_path, monkeypatch) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.eig]\nsecret_statistique = 5\n", encoding="utf-8")
+    monkeypatch.delenv("EIG_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert disclosure.threshold() == 5
+    frame = pd.DataFrame({"dep": ["01", "02"], "n": [4, 5]})
+    out = disclosure.write_csv(frame, tmp_path / "data" / "t.csv", counts=["n"])
+    assert out.read_text(encoding="utf-8").splitlines() == ["dep,n", "01,", "02,5"]
+    (tmp_path / "pyproject.toml").write_text("[tool.eig]\nsecret_statistique = 'x'\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="secret_statistique"):
+        disclosure.threshold()
+
+
+def test_threshold_defaults_to_eleven_outside_a_workspace(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("EIG_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert disclosure.threshold() == 11
