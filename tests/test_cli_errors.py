@@ -33,6 +33,7 @@ CASES = [
     ("plain", ["data", "info", "nope"], 1, "Unknown dataset 'nope'"),
     ("plain", ["data", "fetch", "nope"], 1, "Unknown dataset 'nope'"),
     ("plain", ["data", "read", "baac.lieux", "bad.csv"], 1, "bad.csv: not a BAAC lieux file"),
+    ("plain", ["data", "log"], 1, OUTSIDE),
     ("plain", ["run"], 1, OUTSIDE),
     ("plain", ["check"], 1, OUTSIDE),
     ("plain", ["lab", "--port", "1"], 1, OUTSIDE),
