@@ -16,6 +16,7 @@ manifest records ``***``, and :func:`scrub` replaces the value by ``***`` in wha
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -81,12 +82,22 @@ def lookup(name: str, workspace: Path | str | None = None) -> str | None:
 
     value = dotenv_values(dotenv, interpolate=False).get(key)
     if value:
-        _require_ignored(dotenv)
+        _require_ignored(dotenv.resolve())
     return value or None
 
 
 def _require_ignored(dotenv: Path) -> None:
     """Refuse a ``.env`` inside a git repository that does not ignore it."""
+    if _committable(dotenv):
+        raise ParameterError(
+            f"{dotenv} holds secrets but git does not ignore it: add the line '.env' to "
+            f"{dotenv.parent / '.gitignore'} (and remove the file from git if it was committed)."
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _committable(dotenv: Path) -> bool:
+    """True when ``dotenv`` is in a git repository that does not ignore it (asked once per process)."""
     try:
         result = subprocess.run(
             ["git", "-C", str(dotenv.parent), "check-ignore", "-q", dotenv.name],
@@ -94,12 +105,8 @@ def _require_ignored(dotenv: Path) -> None:
             check=False,
         )
     except OSError:
-        return  # no git: nothing can commit the file
-    if result.returncode == 1:  # 0: ignored; 128: not a repository
-        raise ParameterError(
-            f"{dotenv} holds secrets but git does not ignore it: add the line '.env' to "
-            f"{dotenv.parent / '.gitignore'} (and remove the file from git if it was committed)."
-        )
+        return False  # no git: nothing can commit the file
+    return result.returncode == 1  # 0: ignored; 128: not a repository
 
 
 def read_secret(name: str) -> Secret:
