@@ -49,7 +49,14 @@ class CommandLine(str):
 
 class _TextLoader(yaml.BaseLoader):
     """Every scalar as text (:class:`Plain` when unquoted), sequences as lists, mappings as dicts; other tags
-    are refused."""
+    are refused. A scalar with an explicit ``!!str`` tag counts as quoted text."""
+
+    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:  # type: ignore[override]
+        event = self.peek_event()
+        node = super().compose_scalar_node(anchor)
+        if event.tag not in (None, "!"):
+            node._explicit = True  # type: ignore[attr-defined]
+        return node
 
 
 def _scalar(loader: _TextLoader, node: yaml.ScalarNode) -> str:
@@ -93,21 +100,10 @@ _TextLoader.add_constructor(_MAP_TAG, _mapping)
 _TextLoader.add_constructor(None, _refuse)
 
 
-class _MarkingComposer(_TextLoader):
-    """Marks scalars written with an explicit ``!!str`` tag so that they count as quoted text."""
-
-    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:  # type: ignore[override]
-        event = self.peek_event()
-        node = super().compose_scalar_node(anchor)
-        if event.tag not in (None, "!"):
-            node._explicit = True  # type: ignore[attr-defined]
-        return node
-
-
 def load_text(text: str, source: str) -> Any:
     """Parse YAML ``text`` keeping scalars as text (see the module); ``source`` names it in errors."""
     try:
-        return yaml.load(text, Loader=_MarkingComposer)  # a loader that builds no object
+        return yaml.load(text, Loader=_TextLoader)  # a loader that builds no object
     except yaml.YAMLError as error:
         raise ParameterError(f"{source}: not valid YAML ({_describe(error)}).") from None
 
