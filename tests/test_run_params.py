@@ -249,7 +249,9 @@ def test_quoted_yaml_strings_stay_strings_in_a_params_file(
 ) -> None:
     params = tmp_path / "p.yaml"
     params.write_text(
-        'msg: "yes"\nitems: ["01", "yes", "null", 01, yes, null, 0x10, !!str 0x10, 1:30]\nlabel: 2024-01-01\n',
+        'msg: "yes"\n'
+        'items: ["01", "yes", "null", 01, yes, null, 0x10, !!str 0x10, 1:30]\n'
+        "label: 2024-01-01\n",
         encoding="utf-8",
     )
     content = load_yaml_text(params)
