@@ -7,13 +7,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 from click.testing import CliRunner
 
 from conftest import git
 from eigkit.cli import main
 from eigkit.runner.params import declared_parameters
-from eigkit.secrets import Secret, lookup
+from eigkit.secrets import Secret, lookup, scrub
 from param_notebooks import eig, injected_cell, only_run, received, write_notebook
 from test_run_workspace import make_workspace
 
@@ -139,3 +140,18 @@ def test_the_environment_wins_over_dotenv_and_an_absent_secret_keeps_its_default
     assert lookup("mot_de_passe", workspace) == PASSWORD
     monkeypatch.delenv("EIG_SECRET_JETON", raising=False)
     assert lookup("jeton", workspace) is None
+
+
+def test_scrub_masks_notebook_strings_without_touching_its_structure(tmp_path: Path) -> None:
+    secret = 'outputs"\\é'  # a JSON key, a quote and a backslash (escaped in the file), a non-ASCII letter
+    path = write_notebook(tmp_path / "n.ipynb", "x = 1", f"# {secret}", names=["x"])
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{secret}\n")]
+    nbformat.write(notebook, path)
+    log = tmp_path / "n.log"
+    log.write_text(f"before {secret} after\n", encoding="utf-8")
+    scrub([path, log, tmp_path / "missing.log"], [secret])
+    cleaned = nbformat.read(path, as_version=4)
+    nbformat.validate(cleaned)
+    assert cleaned.cells[1].outputs[0].text == "***\n" and cleaned.cells[1].source == "# ***"
+    assert log.read_text(encoding="utf-8") == "before *** after\n"

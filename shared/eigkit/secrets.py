@@ -16,12 +16,14 @@ manifest records ``***``, and :func:`scrub` replaces the value by ``***`` in wha
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from eigkit.errors import ParameterError
 
@@ -133,31 +135,49 @@ def masked_names(parameters: Mapping[str, object]) -> list[str]:
 
 
 def scrub_text(text: str, values: Iterable[str]) -> str:
-    """``text`` with every secret value (as written, and as escaped inside JSON) replaced by ``***``."""
+    """``text`` with every secret value replaced by ``***``."""
     for value in values:
         if value:
-            for form in (value, json.dumps(value)[1:-1]):
-                text = text.replace(form, MASK)
+            text = text.replace(value, MASK)
     return text
 
 
+def _scrub_data(data: Any, values: list[str]) -> Any:
+    """JSON data with the secret values masked in every string value (keys and structure untouched)."""
+    if isinstance(data, str):
+        return scrub_text(data, values)
+    if isinstance(data, list):
+        return [_scrub_data(item, values) for item in data]
+    if isinstance(data, dict):
+        return {key: _scrub_data(item, values) for key, item in data.items()}
+    return data
+
+
 def scrub(paths: Iterable[Path], values: Iterable[str]) -> None:
-    """Replace every secret value by ``***`` in the files ``paths`` (missing files are skipped)."""
-    forms = {form.encode("utf-8") for value in values if value for form in (value, json.dumps(value)[1:-1])}
-    if not forms:
+    """Replace every secret value by ``***`` in the files ``paths`` (missing files are skipped).
+
+    A notebook (``.ipynb``) is masked string by string, so that no JSON key or structure can be hit; any
+    other file (or a notebook cut short) as text.
+    """
+    values = [value for value in values if value]
+    if not values:
         return
-    from eigkit.atomic import write_bytes
+    from eigkit.atomic import write_text
 
     for path in paths:
         try:
-            data = path.read_bytes()
+            text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        cleaned = data
-        for form in forms:
-            cleaned = cleaned.replace(form, MASK.encode())
-        if cleaned != data:
-            write_bytes(path, cleaned)
+        if not any(value in text for value in values) and path.suffix != ".ipynb":
+            continue
+        cleaned = scrub_text(text, values)
+        if path.suffix == ".ipynb":
+            with contextlib.suppress(ValueError):  # a notebook cut short is masked as text
+                masked = _scrub_data(json.loads(text), values)
+                cleaned = json.dumps(masked, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        if cleaned != text:
+            write_text(path, cleaned)
 
 
 def scrub_run(
