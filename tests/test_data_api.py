@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 
 import matplotlib
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from matplotlib.path import Path as Polygon
 
 from eigkit import data
 from eigkit.cli import main
@@ -31,7 +27,8 @@ def test_catalogue_lists_every_dataset_with_its_sample_kind():
         assert column in table.columns
     assert table["has_sample"].all()
     kinds = table.set_index("name")["sample_kind"]
-    assert kinds["baac.caracteristiques"] == "synthetic" and kinds["radars"] == "real"
+    assert kinds["baac.caracteristiques"] == "real" and kinds["radars"] == "real"
+    assert "SYNTHETIC 2013" in kinds["baac.usagers"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -47,10 +44,10 @@ def test_samples_stay_small():
 
 def test_year_and_departement_filters():
     both = data.load("baac.caracteristiques", source="sample")
-    assert sorted(both["an"].unique()) == [2018, 2019]
-    only = data.load("baac.caracteristiques", source="sample", year=2019)
-    assert len(only) == (both["an"] == 2019).sum() and (only["an"] == 2019).all()
-    assert len(data.load("baac.usagers", source="sample", years=[2018, 2019])) == len(
+    assert sorted(both["an"].unique()) == [2013, 2021]
+    only = data.load("baac.caracteristiques", source="sample", year=2021)
+    assert len(only) == (both["an"] == 2021).sum() and (only["an"] == 2021).all()
+    assert len(data.load("baac.usagers", source="sample", years=[2013, 2021])) == len(
         data.load("baac.usagers", source="sample")
     )
     corsica = data.load("baac.caracteristiques", source="sample", departements=["2A", "2B"])
@@ -71,10 +68,10 @@ def test_year_and_departement_filters():
 
 
 def test_synthetic_baac_is_consistent_with_the_real_extracts():
-    lieux = data.load("baac.lieux", source="sample", year=2018)
-    vehicules = data.load("baac.vehicules", source="sample", year=2018)
-    caracteristiques = data.load("baac.caracteristiques", source="sample", year=2018)
-    usagers = data.load("baac.usagers", source="sample", year=2018)
+    lieux = data.load("baac.lieux", source="sample", year=2013)
+    vehicules = data.load("baac.vehicules", source="sample", year=2013)
+    caracteristiques = data.load("baac.caracteristiques", source="sample", year=2013)
+    usagers = data.load("baac.usagers", source="sample", year=2013)
     assert caracteristiques["num_acc"].tolist() == lieux["num_acc"].tolist()
     vehicle_keys = set(zip(vehicules["num_acc"], vehicules["num_veh"], strict=True))
     assert set(zip(usagers["num_acc"], usagers["num_veh"], strict=True)) == vehicle_keys
@@ -84,30 +81,6 @@ def test_synthetic_baac_is_consistent_with_the_real_extracts():
         caracteristiques["dep"].nunique() > 50
         and caracteristiques["dep"].astype("str").str.startswith("97").any()
     )
-
-
-def test_synthetic_coordinates_lie_inside_their_departement():
-    geo = data.load("geo.departements", source="sample").set_index("code")
-    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
-    inside = [
-        any(Polygon(ring).contains_point((row.long, row.lat)) for ring in geo.loc[row.dep, "rings"])
-        for row in accidents.itertuples()
-    ]
-    assert np.mean(inside) == 1.0
-
-
-def test_synthetic_generator_is_deterministic(tmp_path):
-    copy = tmp_path / "samples"
-    shutil.copytree(SAMPLES_DIR, copy)
-    spec = importlib.util.spec_from_file_location(
-        "make_synthetic_baac", SAMPLES_DIR / "make_synthetic_baac.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.HERE = copy
-    module.main()
-    for path in (SAMPLES_DIR / "baac").glob("*.csv"):
-        assert (copy / "baac" / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_labels_of_onisr_and_secmar_codes():
@@ -159,11 +132,11 @@ def test_cli_list_info_read(tmp_path):
     assert runner.invoke(main, ["data", "info", "nope"]).exit_code != 0
     out = tmp_path / "lieux.parquet"
     read = runner.invoke(
-        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "lieux-2019.csv"), "-o", str(out)]
+        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "lieux-2021.csv"), "-o", str(out)]
     )
     assert read.exit_code == 0, read.output
-    assert len(pd.read_parquet(out)) == 150
+    assert len(pd.read_parquet(out)) == 70
     refused = runner.invoke(
-        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "usagers-2019.csv")]
+        main, ["data", "read", "baac.lieux", str(SAMPLES_DIR / "baac" / "usagers-2021.csv")]
     )
     assert refused.exit_code != 0 and "not 'lieux'" in refused.output

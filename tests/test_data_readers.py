@@ -1,4 +1,5 @@
-"""Each reader on real files (the embedded samples are real extracts) and on format-exact era fixtures."""
+"""Each reader on real files (the embedded samples and tests/data hold real copies) and on format-exact era
+fixtures of the editions no real copy is at hand of."""
 
 from __future__ import annotations
 
@@ -16,21 +17,21 @@ ERAS = FIXTURES / "baac"
 
 
 def test_pre2019_real_lieux_keeps_every_row_and_unpads_codes():
-    path = SAMPLES_DIR / "baac" / "lieux-2018.csv"
+    path = ERAS / "lieux-2018-extrait.csv"  # real rows (see tests/data/PROVENANCE.md)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame = data.read("baac.lieux", path)
-    assert len(frame) == len(raw) == 400
+    assert len(frame) == len(raw) == 2000
     assert frame["num_acc"].tolist() == raw["Num_Acc"].tolist()
     assert (frame["an"] == 2018).all()
-    # '02' and '2' are one code; '00' is '0'
-    assert set(frame["nbv"].dropna()) <= set(range(0, 20))
+    # '02' and '2' are one number; '00' lanes is the pre-2019 "not filled in" marker, so NA
+    assert frame["nbv"].isna().tolist() == raw["nbv"].isin(["", "00", "0"]).tolist()
     assert frame.loc[0, "nbv"] == int(raw.loc[0, "nbv"])
     assert frame["env1"].iloc[0] == str(int(raw["env1"].iloc[0]))
     assert frame["vma"].isna().all()
 
 
 def test_codes_have_one_representation_across_eras():
-    old = data.read("baac.vehicules", SAMPLES_DIR / "baac" / "vehicules-2018.csv")
+    old = data.read("baac.vehicules", ERAS / "vehicules-2018-extrait.csv")
     new = data.read("baac.vehicules", ERAS / "vehicules-2021.csv")
     assert "07" not in set(old["catv"].dropna()) and "7" in set(old["catv"].dropna())
     assert new.loc[0, "catv"] == "7" and new.loc[2, "senc"] == "-1"

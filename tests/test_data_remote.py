@@ -22,8 +22,8 @@ from eigkit.data.columns import _sort_key, concat_frames
 from eigkit.data.registry import SAMPLES_DIR, entry
 
 BAAC = entry("baac.lieux").datagouv_dataset
-LIEUX = SAMPLES_DIR / "baac" / "lieux-2018.csv"
-USAGERS = SAMPLES_DIR / "baac" / "usagers-2018.csv"
+LIEUX = Path(__file__).parent / "data" / "baac" / "legacy" / "lieux-2018.csv"  # real 2018 rows
+USAGERS = SAMPLES_DIR / "baac" / "usagers-2021.csv"  # real rows; served as bytes only
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_cli_fetch_prints_the_verified_path_and_names_a_missing_year(server, env
 
 def test_multi_year_loads_match_the_files_read_one_by_one(server, env):
     """Two eras, first parsed then from parquet (concatenated in Arrow): same frame, codes in order."""
-    new_lieux = SAMPLES_DIR / "baac" / "lieux-2019.csv"
+    new_lieux = Path(__file__).parent / "data" / "baac" / "legacy" / "lieux-2019-SYNTHETIQUE.csv"
     server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
     server.add(BAAC, "lieux-2019.csv", new_lieux.read_bytes())
     expected = concat_frames([data.read("baac.lieux", LIEUX), data.read("baac.lieux", new_lieux)])

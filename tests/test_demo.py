@@ -31,7 +31,7 @@ def test_demo_runs_and_checks_a_workspace_offline(kit_copy: Path, tmp_path: Path
     assert "relancé" in again.output and len(set((target / "runs").iterdir()) - first_runs) == 1
 
     other_kind = CliRunner().invoke(main, ["demo", str(target), "--kind", "pompiers"])
-    assert other_kind.exit_code == 1 and "'generique' demo, not 'pompiers'" in other_kind.output
+    assert other_kind.exit_code == 1 and "'securite-routiere' demo, not 'pompiers'" in other_kind.output
 
 
 def test_demo_refuses_an_existing_folder_that_is_not_a_demo(tmp_path: Path):

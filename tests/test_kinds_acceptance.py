@@ -1,6 +1,7 @@
 """Issue 5's acceptance for every défi kind, as an entrepreneur types it: ``eig new "Test" --kind KIND
 --no-input``, then in the workspace ``eig run --params params/ci.yaml`` and ``eig check``; ``reports/`` then
-holds an HTML page per notebook, with its figures."""
+holds an HTML page per notebook, with its figures, that a browser finds accessible (issue 14: French, real
+text alternatives, figures within the page, no serious axe-core violation)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from accessibility import CHROMIUM, audit
 from eigkit.workspace.variables import template_defaults
 from notebook_kinds import bake_run_check
 
@@ -38,5 +40,16 @@ def test_eig_new_run_check_give_a_report_per_notebook(kind: str, tmp_path: Path,
         report = (accepted.workspace / "reports" / f"{stem}.html").read_text(encoding="utf-8")
         assert "<svg" in report or "data:image/png" in report, f"{kind}: {stem}.html has no figure"
         assert "Traceback" not in report, f"{kind}: {stem}.html shows an error"
+        _assert_accessible(accepted.workspace / "reports" / f"{stem}.html", tmp_path / "audit")
     index = (accepted.workspace / "reports" / "index.html").read_text(encoding="utf-8")
     assert all(f'href="{stem}.html"' in index for stem in notebooks)
+
+
+def _assert_accessible(page: Path, scratch: Path) -> None:
+    assert CHROMIUM is not None, "the accessibility audit needs Debian's chromium (bash .ci/run installs it)"
+    result = audit(page, scratch)
+    assert result.lang == "fr", f"{page.name}: <html lang={result.lang!r}>"
+    assert result.serious() == [], f"{page.name}: {result.serious()}"
+    assert result.too_wide() == [], f"{page.name}: figures wider than the page: {result.too_wide()}"
+    for image in result.images:
+        assert image["alt"] and "No description" not in image["alt"], f"{page.name}: {image['alt']!r}"

@@ -15,7 +15,7 @@ from notebook_kinds import figure_counts, make_workspace, nbval_check, run_kind,
 
 pytestmark = pytest.mark.slow
 KIND = "securite-routiere"
-CI_YEARS = [2018, 2019]
+CI_YEARS = [2013, 2021]  # params/ci.yaml: the real samples
 
 
 def test_every_notebook_draws_its_figures(ran):
@@ -88,13 +88,13 @@ def test_the_departements_parameter_restricts_the_study(tmp_path: Path):
     workspace = make_workspace(KIND, tmp_path)
     # codes as YAML text: "2A" and "971" must stay strings, "13" must not become 13
     (workspace / "params" / "filtre.yaml").write_text(
-        "source: sample\nannees: [2018]\ndepartements: ['13', '2A', '971']\n", encoding="utf-8"
+        "source: sample\nannees: [2013]\ndepartements: ['13', '2A', '971']\n", encoding="utf-8"
     )
     run_kind(KIND, workspace, params="params/filtre.yaml")
     counts = pd.read_csv(workspace / "data/processed/accidents_par_departement.csv", dtype={"dep": str})
-    accidents = data.load("baac.caracteristiques", year=2018, source="sample")
+    accidents = data.load("baac.caracteristiques", year=2013, source="sample")
     expected = (
         accidents[accidents["dep"].isin(["13", "2A", "971"])].groupby(accidents["dep"].astype(str)).size()
     )
     assert dict(zip(counts["dep"], counts["accidents"], strict=True)) == expected[expected > 0].to_dict()
-    assert set(counts["an"]) == {2018}
+    assert set(counts["an"]) == {2013}

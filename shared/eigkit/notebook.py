@@ -59,6 +59,29 @@ def _setup_matplotlib(figure_format: str) -> None:
 
     metadata = {"Date": None} if figure_format == "svg" else {"Software": None}
     set_matplotlib_formats(figure_format, metadata=metadata)
+    _describe_every_figure()
+
+
+def _describe_every_figure() -> None:
+    """Give every displayed figure a text alternative built from its titles and axes (:func:`describe`).
+
+    The report shows it as the image's ``alt``; :func:`show_figure`'s explicit ``alt`` replaces it.
+    """
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+
+    for formatter in get_ipython().display_formatter.formatters.values():
+        if getattr(formatter, "format_type", "") not in ("image/svg+xml", "image/png"):
+            continue
+        printer = formatter.lookup_by_type(Figure) if Figure in formatter.type_printers else None
+        if printer is None:
+            continue
+
+        def described(fig: Any, printer: Any = printer) -> Any:
+            data = printer(fig)
+            return None if data is None else (data, {"alt": describe(fig)})
+
+        formatter.for_type(Figure, described)
 
 
 def _in_ipython_kernel() -> bool:
@@ -205,5 +228,5 @@ def summary(points: list[str]) -> None:
     """Fill the summary reserved by :func:`banner` ("À retenir", the key numbers of THIS run)."""
     from IPython.display import Markdown, update_display
 
-    text = "### À retenir\n\n" + "\n".join(f"- {point}" for point in points)
+    text = "## À retenir\n\n" + "\n".join(f"- {point}" for point in points)
     update_display(Markdown(text), display_id=SUMMARY_DISPLAY_ID)

@@ -42,6 +42,20 @@ def info_command(name: str) -> None:
     row = table.set_index("name").loc[name]
     for field, value in row.items():
         click.echo(f"{field:<17} {_text(value)}")
+    notes = _reader_info(name)
+    if notes:
+        click.echo(notes)
+
+
+def _reader_info(name: str) -> str:
+    """What the dataset's reader module says about its columns (``info(table)``: missing values, units)."""
+    from importlib import import_module
+
+    from eigkit.data.registry import entry
+
+    item = entry(name)
+    describe = getattr(import_module(f"eigkit.data.{item.family}"), "info", None)
+    return describe(item.table) if describe else ""
 
 
 @data_group.command("fetch")

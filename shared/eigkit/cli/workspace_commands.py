@@ -61,7 +61,7 @@ def new_command(
 
 @click.command("demo")
 @click.argument("directory", required=False, default="eig-demo", type=click.Path(path_type=Path))
-@click.option("--kind", metavar="KIND", default="generique", show_default=True)
+@click.option("--kind", metavar="KIND", default="securite-routiere", show_default=True)
 @click.option("--template", metavar="PATH_OR_GIT_URL", help="Une autre copie du kit (chemin ou URL git).")
 def demo_command(directory: Path, kind: str, template: str | None) -> None:
     """Bake a demo workspace, run its notebooks on the embedded samples, check them, show the reports."""

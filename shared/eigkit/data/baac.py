@@ -16,11 +16,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eigkit.data.columns import as_category, as_code, as_float, as_int, as_text, require_columns
+from eigkit.data import baac_rules as rules
+from eigkit.data.columns import (
+    SCIENTIFIC,
+    as_category,
+    as_code,
+    as_int,
+    as_text,
+    line_of,
+    require_columns,
+    row_line,
+)
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import CsvFormat, read_text_table
 
-NORMALISER_VERSION = "baac-2"
+NORMALISER_VERSION = "baac-3"
 TABLES = ("caracteristiques", "lieux", "vehicules", "usagers")
 _KEY = re.compile(r"\d{12}")
 _RESAVED = "The file looks re-saved by a spreadsheet (Excel, LibreOffice): download the original file again."
@@ -44,30 +54,23 @@ SCHEMA = {
         "trajet", "secu", "secu1", "secu2", "secu3", "locp", "actp", "etatp",
     ],
 }  # fmt: skip
+#: columns read as categoricals of stripped text (not canonical codes: ``secu`` '01' is not '1')
+CATEGORIES = ("voie", "v1", "v2", "num_veh", "secu")
+#: columns of caracteristiques with a reader of their own
+PLACE = ("dep", "com", "gps", "lat", "long", "adr")
 CODES = {
-    "caracteristiques": ["lum", "agg", "int", "atm", "col"],
-    "lieux": ["catr", "circ", "vosp", "prof", "plan", "surf", "infra", "situ", "env1"],
-    "vehicules": ["senc", "catv", "obs", "obsm", "choc", "manv", "motor"],
-    "usagers": [
-        "place",
-        "catu",
-        "grav",
-        "sexe",
-        "trajet",
-        "secu1",
-        "secu2",
-        "secu3",
-        "locp",
-        "actp",
-        "etatp",
-    ],
+    table: [column for column in rules.columns_of(table, "code") if column not in CATEGORIES + PLACE]
+    for table in TABLES
 }
-INTEGERS = {
-    "lieux": {"nbv": "Int8", "vma": "Int16"},
-    "vehicules": {"occutc": "Int16"},
-    "usagers": {"an_nais": "Int16"},
+MEASURES = {
+    table: [column for column in rules.columns_of(table, "measure") if column not in PLACE]
+    for table in TABLES
 }
-DECIMALS = {"lieux": ["lartpc", "larrout"]}
+
+
+def info(table: str) -> str:
+    """What ``eig data info baac.<table>`` adds to the catalogue row: missing values and units per column."""
+    return rules.info(table)
 
 
 def detect_table(columns: list[str]) -> str:
@@ -110,6 +113,17 @@ def read(table: str, path: Path) -> pd.DataFrame:
         )
     post2019 = is_post2019(table, list(raw.columns))
     _refuse_damaged(raw, key, fmt, post2019=post2019, path=path, key_name=published.get(key, key))
+    try:
+        out = _normalise(raw, table, key, post2019=post2019, path=path)
+    except DataError as error:
+        signs = spreadsheet_signs(fmt, post2019=post2019)
+        if not signs:
+            raise
+        raise DataError(f"{error} The file shows signs of a spreadsheet re-save ({signs}).") from None
+    return _conform(out, table)
+
+
+def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path: Path) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     out["num_acc"] = raw[key].astype("str")
     out["an"] = pd.Series(out["num_acc"].str.slice(0, 4).astype("int16"), index=raw.index)
@@ -118,34 +132,49 @@ def read(table: str, path: Path) -> pd.DataFrame:
     for column in CODES[table]:
         if column in raw.columns:
             out[column] = as_code(raw[column], path=path, column=column)
-    for column, dtype in INTEGERS.get(table, {}).items():
+    for column in MEASURES[table]:
         if column in raw.columns:
-            out[column] = as_int(raw[column], path=path, column=column, dtype=dtype)
-    for column in DECIMALS.get(table, []):
-        if column in raw.columns:
-            out[column] = as_float(raw[column], path=path, column=column)
-    for column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu"):
+            out[column] = rules.measure(raw[column], rules.rule(table, column), post2019=post2019, path=path)
+    for column in CATEGORIES:
         if column in raw.columns and column in SCHEMA[table]:
             out[column] = as_category(raw[column])
     for column in ("id_vehicule", "id_usager"):  # thousands separated by no-break spaces
         if column in raw.columns:
             out[column] = as_text(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
-    return _conform(out, table)
+    return out
+
+
+def spreadsheet_signs(fmt: CsvFormat, *, post2019: bool) -> str:
+    """What in the file's bytes betrays a spreadsheet re-save (empty when nothing does).
+
+    ONISR publishes LF line ends, no byte-order mark and, from 2019, every field quoted and ';' separated.
+    """
+    signs = []
+    if fmt.crlf:
+        signs.append("CRLF line ends")
+    if fmt.bom:
+        signs.append("a byte-order mark")
+    if post2019 and not fmt.quoted:
+        signs.append("unquoted fields where ONISR quotes every field")
+    if post2019 and fmt.separator != ";":
+        signs.append(f"{fmt.describe().split(' separated')[0]} separated instead of ';'")
+    if not post2019 and fmt.separator == ";":
+        signs.append("';' separated where ONISR used ','")
+    return ", ".join(signs)
 
 
 def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
     for column in SCHEMA[table]:
-        if column not in out.columns:
-            if column in CODES[table] or column in ("voie", "v1", "v2", "pr", "pr1", "num_veh", "secu"):
-                out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
-            elif column in INTEGERS.get(table, {}):
-                out[column] = pd.Series(pd.NA, index=out.index, dtype=INTEGERS[table][column])
-            elif column in DECIMALS.get(table, []):
-                out[column] = np.nan
-            elif column in ("id_vehicule", "id_usager"):
-                out[column] = pd.Series(None, index=out.index, dtype="str")
-            else:
-                out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
+        if column in out.columns:
+            continue
+        if column in MEASURES[table]:
+            dtype = rules.rule(table, column).dtype
+            empty = pd.NA if dtype.startswith("Int") else np.nan
+            out[column] = pd.Series(empty, index=out.index, dtype=dtype)
+        elif column in ("id_vehicule", "id_usager"):
+            out[column] = pd.Series(None, index=out.index, dtype="str")
+        else:
+            out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
     return out[SCHEMA[table]]
 
 
@@ -158,7 +187,7 @@ def _refuse_damaged(
         example = keys[bad].iloc[0]
         hint = (
             _RESAVED
-            if re.search(r"[Ee][+-]?\d|[.,]", str(example))
+            if SCIENTIFIC.fullmatch(str(example).strip()) or spreadsheet_signs(fmt, post2019=post2019)
             else "Check the file is the published one."
         )
         raise DataError(
@@ -194,7 +223,7 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
     parts["hour"] = np.where(hour >= 0, hour, np.nan)
     parts["minute"] = np.where(minute >= 0, minute, np.nan)
     out["datetime"] = pd.to_datetime(parts, errors="coerce")
-    out["dep"] = as_category(_departement(raw["dep"], post2019=post2019, path=path))
+    out["dep"] = as_category(departements(raw["dep"], post2019=post2019, path=path))
     out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
     if "adr" in raw.columns:  # repeated road names: a categorical costs a fraction of plain text
         out["adr"] = as_category(raw["adr"])
@@ -214,34 +243,50 @@ def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarr
                 hours.append(-1)
                 minutes.append(-1)
                 continue
-            raise DataError(f"{path}: column 'hrmn' holds {value!r}, not an hour (HHMM or HH:MM).")
+            raise DataError(
+                f"{path}: column 'hrmn' holds {value!r} at {line_of(codes, len(hours))}, not an hour "
+                "(HHMM or HH:MM)."
+            )
         hours.append(int(text[:2]))
         minutes.append(int(text[2:]))
     hours_array, minutes_array = np.array([*hours, -1]), np.array([*minutes, -1])
     return hours_array[codes], minutes_array[codes]
 
 
+_CODE_AND_NAME = re.compile(r"(\d{1,3}|2[AB])\s+[–-]\s+\S")
+
+
 def departement_code(value: str, *, post2019: bool) -> str | None:
     """INSEE département code: pre-2019 ``'590'`` -> ``'59'``, ``'201'`` -> ``'2A'``; 2019+ ``'1'`` ->
-    ``'01'``."""
+    ``'01'``; ``'50 – Manche'`` -> ``'50'``."""
     text = value.strip().upper()
     if not text:
         return None
+    named = _CODE_AND_NAME.match(text)  # "50 – Manche" (one row of the real radars.csv)
+    if named:
+        text = named.group(1)
     if not post2019 and len(text) == 3 and text.isdigit():
         if text in ("201", "202"):
             return {"201": "2A", "202": "2B"}[text]
-        return text if text.startswith("97") else text[:2]
+        return text if text.startswith("97") or not text.endswith("0") else text[:2]
     return text.zfill(2) if text.isdigit() and len(text) < 2 else text
 
 
-def _departement(series: pd.Series, *, post2019: bool, path: Path) -> pd.Series:
+#: INSEE département codes: metropolitan (2A/2B for Corsica), DROM 971-976, COM 975/977/978/986/987/988
+DEPARTEMENT = re.compile(r"0[1-9]|1\d|2[1-9AB]|[3-8]\d|9[0-5]|97[1-8]|98[6-8]")
+
+
+def departements(series: pd.Series, *, post2019: bool, path: Path, column: str = "dep") -> pd.Series:
+    """INSEE département codes of a published column (see :func:`departement_code`); :class:`DataError`
+    naming the value and its line when one is not a code."""
     codes, uniques = pd.factorize(series)
     converted = [departement_code(str(value), post2019=post2019) for value in uniques]
-    for raw_value, value in zip(uniques, converted, strict=True):
-        if value is not None and not re.fullmatch(r"\d{2}|2[AB]|97\d", value):
+    for position, (raw_value, value) in enumerate(zip(uniques, converted, strict=True)):
+        if value is not None and not DEPARTEMENT.fullmatch(value):
             raise DataError(
-                f"{path}: column 'dep' holds {raw_value!r}, not a département code. The columns look shifted "
-                "or the file was re-saved by a spreadsheet: download the original file again."
+                f"{path}: column {column!r} holds {raw_value!r} at {line_of(codes, position)}, not an INSEE "
+                "département code (01-95, 2A, 2B, 971-976, 975, 977, 978, 986-988). The columns look shifted "
+                "or the file is not the published one: download the original file again."
             )
     return pd.Series(np.array([*converted, None], dtype=object)[codes], index=series.index, dtype="str")
 
@@ -257,27 +302,31 @@ def _commune(series: pd.Series, dep: pd.Series, *, post2019: bool) -> pd.Series:
 
 
 def _coordinate(series: pd.Series, *, post2019: bool, path: Path, column: str, limit: int) -> pd.Series:
+    item = rules.rule("caracteristiques", column)
     text = series.str.strip()
+    filled = text[~rules.is_marker(text, item.markers(post2019=post2019))]
     if post2019:
-        values = as_float(text, path=path, column=column)
-        filled = text[text.str.contains(",", regex=False)]
-        decimals = filled.str.split(",").str[1].str.len()
+        with_comma = filled[filled.str.contains(",", regex=False)]
+        decimals = with_comma.str.split(",").str[1].str.len()
         if len(decimals) >= 5 and decimals.median() <= 3:
             raise DataError(
                 f"{path}: column {column!r} holds coordinates cut to {int(decimals.median())} decimals "
-                f"(e.g. {filled.iloc[0]!r}); the published files carry about 10. " + _RESAVED
+                f"(e.g. {with_comma.iloc[0]!r}); the published files carry about 10. " + _RESAVED
             )
     else:
-        if text.str.contains(r"[.,Ee]", regex=True).any():
-            example = text[text.str.contains(r"[.,Ee]", regex=True)].iloc[0]
+        odd = filled.str.contains(r"[.,Ee]", regex=True)
+        if odd.any():
+            where = row_line(int(filled[odd].index[0]))
             raise DataError(
-                f"{path}: column {column!r} holds {example!r}; before 2019 coordinates are integers x "
-                "100000. " + _RESAVED
+                f"{path}: column {column!r} holds {filled[odd].iloc[0]!r} at {where}; before 2019 "
+                "coordinates are integers x 100000. " + _RESAVED
             )
-        values = as_float(text, path=path, column=column, decimal_comma=False) / 100000.0
-        values = values.where(values != 0)
-    if (values.abs() > limit).any():
+    values = rules.measure(text, item, post2019=post2019, path=path)
+    beyond = values.abs() > limit
+    if beyond.any():
+        row = int(np.flatnonzero(beyond.to_numpy())[0])
         raise DataError(
-            f"{path}: column {column!r} holds values beyond ±{limit} degrees: columns look shifted."
+            f"{path}: column {column!r} holds {series.iloc[row]!r} at {row_line(row)}, beyond ±{limit} "
+            "degrees: the columns look shifted."
         )
     return values

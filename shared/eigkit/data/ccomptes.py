@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eigkit.data.columns import as_category, as_int, as_text
+from eigkit.data.columns import as_category, as_datetime, as_int, as_text
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
@@ -39,6 +39,11 @@ TEXTS = {"Numéro de dossier": "id", "Juridiction": "juridiction", "Type": "type
          "Rapport": "html", "Texte index": "texte"}  # fmt: skip
 
 
+def _published(names: dict[str, str], column: str) -> str:
+    """The published header of the normalised ``column``."""
+    return next(published for published, normalised in names.items() if normalised == column)
+
+
 def read(table: str, path: Path) -> pd.DataFrame:
     """Parse and normalise ``metadonnees.csv`` or ``data.csv``."""
     raw, _ = read_text_table(path)
@@ -54,7 +59,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
     raw = raw.rename(columns=names)
     out = pd.DataFrame(index=raw.index)
     out["id"] = raw["id"].str.strip().astype("str")
-    out["date"] = pd.to_datetime(raw["date"].str.strip(), format="%d/%m/%Y", errors="coerce")
+    out["date"] = as_datetime(raw["date"], path=path, column=_published(names, "date"), format="%d/%m/%Y")
     out["annee"] = out["date"].dt.year.astype("Int16")
     out["titre"] = as_text(raw["titre"].str.replace("'?", "'", regex=False))
     out["type"] = as_category(raw["type"].str.replace("'?", "'", regex=False))

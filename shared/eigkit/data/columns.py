@@ -20,6 +20,8 @@ from eigkit.data.errors import DataError
 #: cell values that mean "no value" in the published files
 NA_TOKENS = frozenset({"", "N/A", "NA", "N.C.", "NC", "nan", "NaN", "null", "NULL", "None", "-", "."})
 _INT = re.compile(r"-?\d+")
+#: a number as a spreadsheet shows a long integer (``2,02E+11``, ``2.016E+11``)
+SCIENTIFIC = re.compile(r"-?\d+(?:[.,]\d+)?[Ee][+-]?\d+")
 _SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 
@@ -27,6 +29,20 @@ def _map_uniques(series: pd.Series, convert: Callable[[str], object]) -> tuple[n
     """Factorize ``series`` and convert each unique value once; return (codes, converted uniques)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes, [convert(str(value)) for value in uniques]
+
+
+def line_of(codes: np.ndarray, position: int) -> str:
+    """Where the first row whose factorized code is ``position`` is: ``"line 7"`` (the header is line 1).
+
+    Exact for files without line breaks inside quoted values (every file the readers of this kit parse
+    except the HTML texts of ``ccomptes``), where it then counts records.
+    """
+    return row_line(int(np.flatnonzero(codes == position)[0]))
+
+
+def row_line(row: int) -> str:
+    """``"line N"`` of the data row at 0-based position ``row`` (the header is line 1)."""
+    return f"line {row + 2}"
 
 
 def canonical_code(value: str) -> str | None:
@@ -64,11 +80,12 @@ def as_code(series: pd.Series, *, path: Path | str, column: str, max_length: int
     A value longer than ``max_length`` means the columns are shifted: :class:`DataError`.
     """
     codes, canon = _map_uniques(series, canonical_code)
-    for value in canon:
+    for position, value in enumerate(canon):
         if value is not None and len(value) > max_length:
             raise DataError(
-                f"{path}: column {column!r} holds {value!r} where a short code is expected. The columns look "
-                "shifted (a file re-saved by a spreadsheet?): download the original file again."
+                f"{path}: column {column!r} holds {value!r} at {line_of(codes, position)} where a short code "
+                "is expected. The columns look shifted or the file is not the published one: download the "
+                "original file again."
             )
     categories = sorted({value for value in canon if value is not None}, key=_sort_key)
     position = {value: index for index, value in enumerate(categories)}
@@ -100,16 +117,17 @@ def _parse_number(value: str, *, decimal_comma: bool) -> float | None:
 def _numbers(series: pd.Series, *, path: Path | str, column: str, decimal_comma: bool) -> np.ndarray:
     codes, values = _map_uniques(series, lambda value: _parse_number(value, decimal_comma=decimal_comma))
     uniques = pd.unique(series)
-    for raw, value in zip(uniques, values, strict=True):
+    for position, (raw, value) in enumerate(zip(uniques, values, strict=True)):
         if value is not None and np.isnan(value):
             hint = (
                 " The value is in scientific notation: the file was re-saved by a spreadsheet."
-                if "E+" in str(raw).upper()
+                if SCIENTIFIC.fullmatch(str(raw).strip())
                 else ""
             )
             raise DataError(
-                f"{path}: column {column!r} holds {raw!r} where a number is expected.{hint} Download the "
-                "original file again, or check that the file matches the dataset."
+                f"{path}: column {column!r} holds {raw!r} at {line_of(codes, position)} where a number is "
+                f"expected.{hint} Download the original file again, or check that the file matches the "
+                "dataset."
             )
     table = np.array([np.nan if value is None else value for value in values] + [np.nan], dtype="float64")
     return table[codes]
@@ -128,6 +146,30 @@ def as_float(series: pd.Series, *, path: Path | str, column: str, decimal_comma:
     return pd.Series(
         _numbers(series, path=path, column=column, decimal_comma=decimal_comma), index=series.index
     )
+
+
+def as_datetime(
+    series: pd.Series, *, path: Path | str, column: str, format: str = "ISO8601", utc: bool = False
+) -> pd.Series:
+    """Dates or timestamps written as ``format`` (empty -> NaT).
+
+    A value that is not one raises :class:`DataError` naming it, the column and its line (never a silent NaT).
+    """
+    codes, uniques = pd.factorize(series.astype("str").str.strip(), use_na_sentinel=True)
+    filled = np.array([value not in NA_TOKENS for value in uniques], dtype=bool)
+    parsed = pd.to_datetime(pd.Series(uniques, dtype="object").where(filled), format=format, utc=utc,
+                            errors="coerce")  # fmt: skip
+    failed = np.flatnonzero(filled & parsed.isna().to_numpy())
+    if len(failed):
+        position = int(failed[0])
+        written = format.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy")
+        expected = "an ISO 8601 timestamp" if format == "ISO8601" else f"a date written {written}"
+        raise DataError(
+            f"{path}: column {column!r} holds {uniques[position]!r} at {line_of(codes, position)} where "
+            f"{expected} is expected. Check that the file is the published one (download it again)."
+        )
+    with_empty = pd.concat([parsed, pd.Series([pd.NaT], dtype=parsed.dtype)], ignore_index=True)
+    return pd.Series(with_empty.iloc[codes].to_numpy(), index=series.index, dtype=parsed.dtype)
 
 
 def as_text(series: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ import csv
 from functools import cache
 from pathlib import Path
 
+from eigkit.data.baac_rules import NOT_FILLED, not_filled_codes
 from eigkit.data.columns import canonical_code
 from eigkit.data.errors import DataError
 
@@ -57,7 +58,9 @@ def labels(family: str, column: str) -> dict[str, str]:
     strings as the loaders write them, so ``frame["catv"].map(labels("baac", "catv"))`` gives the labels.
     Every ONISR variable of the 2005-2020 codebook is there (lum, agg, int, atm, col, catr, circ, vosp, prof,
     plan, surf, infra, situ, senc, catv, obs, obsm, choc, manv, motor, catu, grav, sexe, trajet, secu1-3,
-    locp, actp, etatp). ``labels("secmar", "evenement")`` and the other names of ``SECMAR_TABLES`` (or a
+    locp, actp, etatp). The codes the rule table (``codebooks/baac_missing.csv``) names "not filled in"
+    and the codebook leaves without a label (``-1`` from 2019, ``0`` before 2019 where 0 is not a code) are
+    labelled "Non renseigné". ``labels("secmar", "evenement")`` and the other names of ``SECMAR_TABLES`` (or a
     code-table file stem) give
     the SECMAR code tables.
     """
@@ -67,7 +70,10 @@ def labels(family: str, column: str) -> dict[str, str]:
             raise DataError(
                 f"labels('baac', {column!r}): no such ONISR code list. Known: {', '.join(sorted(tables))}."
             )
-        return dict(tables[column])
+        found = dict(tables[column])
+        for code in sorted(not_filled_codes(column) - set(found), key=int):
+            found[code] = NOT_FILLED
+        return found
     if family == "secmar":
         stem = SECMAR_TABLES.get(column, column)
         if not (CODEBOOKS / "secmar" / f"{stem}.csv").is_file():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from eigkit.data.baac import departement_code
-from eigkit.data.columns import as_category, as_float, as_int, as_text, require_columns
+from eigkit.data.baac import departements
+from eigkit.data.columns import as_category, as_datetime, as_float, as_int, as_text, require_columns
 from eigkit.data.sniff import read_text_table
 
 NORMALISER_VERSION = "radars-1"
@@ -27,7 +27,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
     out["id"] = as_int(raw["id"], path=path, column="id", dtype="Int64")
     out["type"] = as_category(raw["type"])
     out["equipement"] = as_category(raw.get("equipement", pd.Series("", index=raw.index)))
-    out["dep"] = as_category(raw["departement"].map(lambda value: departement_code(value, post2019=True)))
+    out["dep"] = as_category(departements(raw["departement"], post2019=True, path=path, column="departement"))
     out["lat"] = as_float(raw["latitude"], path=path, column="latitude", decimal_comma=False)
     out["long"] = as_float(raw["longitude"], path=path, column="longitude", decimal_comma=False)
     for column in ("direction", "emplacement", "route"):
@@ -36,7 +36,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
         )
     for column in DATES:
         if column in raw.columns:
-            out[column] = pd.to_datetime(raw[column].where(raw[column] != ""), utc=True, errors="coerce")
+            out[column] = as_datetime(raw[column], path=path, column=column, utc=True)
     if "longueur_troncon_km" in raw.columns:
         out["longueur_troncon_km"] = as_float(
             raw["longueur_troncon_km"], path=path, column="longueur_troncon_km"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from eigkit.data.columns import as_category, as_float, as_int, as_text, require_columns
+from eigkit.data.columns import as_category, as_datetime, as_float, as_int, as_text, require_columns
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
@@ -70,9 +70,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
         if kind == "boolean":
             out[column] = _boolean(series, path=path, column=column)
         elif fmt in ("date-time", "date"):
-            out[column] = pd.to_datetime(
-                series.where(series.str.strip() != ""), utc=fmt == "date-time", errors="raise"
-            )
+            out[column] = as_datetime(series, path=path, column=column, utc=fmt == "date-time")
         elif kind == "integer" or fmt in ("int32", "int64"):
             out[column] = as_int(
                 series, path=path, column=column, dtype="Int64" if fmt == "int64" else "Int32"

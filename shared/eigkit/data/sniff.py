@@ -18,6 +18,18 @@ import pyarrow.csv as pcsv
 from eigkit.data.errors import DataError
 
 SEPARATORS = (";", ",", "\t", "|")
+#: leading bytes of files that are not CSV text -> what they are and what to do with them
+MAGIC = (
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip FILE)"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx/.ods workbook)",
+     "extract the CSV from the archive, or export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office document (.xls)", "export the sheet as CSV"),
+    (b"PAR1", "a parquet file", "read it with pandas.read_parquet"),
+    (b"%PDF", "a PDF document", "download the CSV resource of the dataset instead"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2 FILE)"),
+    (b"\xfd7zXZ", "an xz-compressed file", "decompress it first (unxz FILE)"),
+    (b"7z\xbc\xaf", "a 7-zip archive", "extract the CSV from the archive"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ def sniff(path: Path) -> tuple[CsvFormat, str]:
         raise DataError(f"{path}: cannot read the file ({error}). Check the path.") from error
     if not raw.strip():
         raise DataError(f"{path}: the file is empty. Download it again (eig data fetch NAME).")
+    refuse_binary(raw, path)
     encoding, bom = detect_encoding(raw)
     text = raw.decode(encoding)
     first_line_end = text.find("\n")
@@ -90,6 +103,19 @@ def sniff(path: Path) -> tuple[CsvFormat, str]:
     return fmt, text
 
 
+def refuse_binary(raw: bytes, path: Path | str) -> None:
+    """Raise :class:`DataError` saying what the file is when ``raw`` is not CSV text (gzip, zip, binary)."""
+    for magic, what, todo in MAGIC:
+        if raw.startswith(magic):
+            raise DataError(f"{path}: this is {what}, not a CSV text file: {todo}.")
+    head = raw[:65536]
+    if b"\x00" in head:
+        utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+        what = "text in UTF-16" if utf16 else "a binary file (it holds NUL bytes)"
+        todo = "re-encode it as UTF-8" if utf16 else "check that this is the CSV resource of the dataset"
+        raise DataError(f"{path}: this is {what}, not a CSV text file: {todo}.")
+
+
 def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
     """Read a published CSV as a table of strings (``""`` for empty cells) and return it with its format.
 
@@ -100,7 +126,10 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
     data = text.encode("utf-8")
     parse = pcsv.ParseOptions(delimiter=fmt.separator, quote_char='"', newlines_in_values=True)
     first_line = data.split(b"\n", 1)[0] + b"\n"
-    header = next(csv.reader([first_line.decode("utf-8").rstrip("\r\n")], delimiter=fmt.separator))
+    try:
+        header = next(csv.reader([first_line.decode("utf-8").rstrip("\r\n")], delimiter=fmt.separator))
+    except (csv.Error, StopIteration) as error:
+        raise DataError(f"{path}: the first line is not a CSV header ({error}).") from None
     try:
         fields = [f"f{index}" for index in range(len(header))]
         table = pcsv.read_csv(
@@ -114,13 +143,14 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
             ),
         )
     except pa.ArrowInvalid as error:
-        raise DataError(f"{path}: {_row_problem(str(error), text, len(header))}") from error
+        problem = _row_problem(str(error), text, len(header), crlf=fmt.crlf, bom=fmt.bom)
+        raise DataError(f"{path}: {problem}") from error
     frame = table.to_pandas()
     frame.columns = _unique([str(column).strip() for column in header])
     return frame, fmt
 
 
-def _row_problem(message: str, text: str, width: int) -> str:
+def _row_problem(message: str, text: str, width: int, *, crlf: bool = False, bom: bool = False) -> str:
     """Arrow's parse error as a sentence naming the line (``Expected 18 columns, got 17: <row>``)."""
     found = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message, flags=re.DOTALL)
     if found is None:
@@ -129,10 +159,12 @@ def _row_problem(message: str, text: str, width: int) -> str:
     offset = text.find(row)
     line = f"line {text.count(chr(10), 0, offset) + 1}" if offset >= 0 else "a line"
     more_or_fewer = "more" if got > width else "fewer"
+    signs = [sign for sign, present in (("CRLF line ends", crlf), ("a byte-order mark", bom)) if present]
+    why = f"; the file shows signs of a spreadsheet re-save ({', '.join(signs)})" if signs else ""
     return (
         f"{line} has {got} fields where the header has {width} ({more_or_fewer} fields than the header). "
-        "The columns look shifted or the file is cut short, typical of a file re-saved by a spreadsheet or "
-        "of an interrupted download: download the original file again."
+        "The columns look shifted or the file is cut short (an interrupted download or an edited "
+        f"copy{why}): download the original file again."
     )
 
 

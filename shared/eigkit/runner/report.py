@@ -36,6 +36,7 @@ def render_html(notebook: Path, *, with_code: bool = False) -> str:
             exclude_input_prompt=not with_code,
             exclude_output_prompt=not with_code,
             embed_images=True,
+            language_code="fr",  # <html lang="fr">: screen readers read the report in French (RGAA 8.3)
         )
         _exporters[with_code] = exporter
     node = nbformat.read(notebook, as_version=4)

@@ -48,7 +48,7 @@ def run_ci_steps(workspace: Path, say: Callable[[str], None] = print) -> None:
 def demo(
     directory: Path | str = "eig-demo",
     *,
-    kind: str = "generique",
+    kind: str = "securite-routiere",
     template: str | Path | None = None,
     say: Callable[[str], None] = print,
 ) -> DemoResult:

@@ -1,0 +1,82 @@
+"""Real-data rehearsal of the road-safety kind: the fake data.gouv.fr on 127.0.0.1 serves API-shaped JSON and
+the REAL 2013 files at full size plus the real 2021 rows; the kind's notebooks run once each with
+``source="remote"``, and what they show is checked against the raw files read apart with the csv module."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data_server import DataGouvServer
+from eigkit.data.registry import SAMPLES_DIR, entry
+from notebook_kinds import make_workspace, run_kind
+
+pytestmark = pytest.mark.slow
+REAL = Path(__file__).parent / "data" / "baac"
+KIND = "securite-routiere"
+
+
+def _served_files() -> dict[str, bytes]:
+    """Resource title -> bytes, as ONISR names them (``_`` before 2017, ``-`` after)."""
+    files = {f"{table}_2013.csv": gzip.decompress((REAL / "2013" / f"{table}_2013.csv.gz").read_bytes())
+             for table in ("caracteristiques", "lieux", "vehicules")}  # fmt: skip
+    for table in ("caracteristiques", "lieux", "vehicules", "usagers"):
+        (extract,) = (REAL / "2021-extraits").glob(f"{table}-2021_first*.csv")
+        files[f"{table}-2021.csv"] = extract.read_bytes()
+    # no real 2013 usagers file exists anywhere in the kit: the synthetic sample stands in (labelled as such)
+    files["usagers_2013.csv"] = (SAMPLES_DIR / "baac" / "usagers_2013_SYNTHETIQUE.csv").read_bytes()
+    return files
+
+
+def _accidents_per_departement_2013(raw: bytes) -> dict[str, int]:
+    """Counted apart from the kit: pre-2019 ``dep`` is the département x 10, Corse 201/202, overseas 97x."""
+    rows = csv.DictReader(raw.decode("latin-1").splitlines())
+    codes = ({"201": "2A", "202": "2B"}.get(row["dep"]) or (row["dep"] if row["dep"].startswith("97")
+             else row["dep"][:2]) for row in rows)  # fmt: skip
+    return dict(Counter(codes))
+
+
+@pytest.mark.timeout(1200)
+def test_the_road_safety_notebooks_run_on_the_real_files_served_remotely(tmp_path, monkeypatch):
+    files = _served_files()
+    assert len(files["caracteristiques_2013.csv"]) > 4_000_000  # the full year, not a sample
+    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EIG_DATA_LOCK", str(tmp_path / "data.lock"))
+    monkeypatch.delenv("EIG_DATA_USAGE", raising=False)
+    with DataGouvServer() as server:
+        monkeypatch.setenv("EIG_DATAGOUV_API", server.api)
+        for title, body in files.items():
+            server.add(entry("baac.caracteristiques").datagouv_dataset, title, body)
+        server.add(
+            entry("radars").datagouv_dataset,
+            "radars.csv",
+            (SAMPLES_DIR / "radars" / "radars.csv").read_bytes(),
+        )
+        workspace = make_workspace(KIND, tmp_path / "workspace")
+        (workspace / "params" / "rehearsal.yaml").write_text(
+            "source: remote\nannees: [2013, 2021]\ndepartements: []\n", encoding="utf-8"
+        )
+        ran = run_kind(KIND, workspace, params="params/rehearsal.yaml")
+        assert server.downloads("caracteristiques_2013.csv") == 1  # fetched once, then served from the cache
+    assert sorted(ran.executed) == [
+        "01-accidents-par-departement", "02-gravite-et-conditions", "03-radars-et-accidents"
+    ]  # fmt: skip
+
+    shown = pd.read_csv(workspace / "data/processed/accidents_par_departement.csv", dtype={"dep": str})
+    in_2013 = shown[shown["an"] == 2013].set_index("dep")["accidents"].to_dict()
+    assert in_2013 == _accidents_per_departement_2013(files["caracteristiques_2013.csv"])
+    assert sum(in_2013.values()) == 58397
+    in_2021 = shown[shown["an"] == 2021].set_index("dep")["accidents"]
+    assert in_2021.get("987") == 1, "the Polynésie française accident of 2021 is on the map's data"
+
+    per_camera = pd.read_csv(
+        workspace / "data/processed/radars_et_accidents_par_departement.csv", dtype={"dep": str}
+    ).set_index("dep")
+    assert per_camera.loc["75", "accidents par an"] == pytest.approx(
+        (in_2013["75"] + in_2021.get("75", 0)) / 2
+    )
