@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from param_notebooks import eig, injected_cell, only_run, received, workspace_with
+from param_notebooks import eig, injected_cell, only_run, received, workspace_with, write_notebook
 
 UNTYPED = (
     "\n".join(
@@ -128,3 +128,29 @@ def test_tagged_yaml_is_refused_with_exit_2_before_any_kernel(
     assert named in result.stderr and "is not accepted" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (untyped / "runs").exists() and not (untyped / "PWNED").exists()
+
+
+def test_kernel_option_chooses_the_kernel(untyped: Path, tmp_path: Path) -> None:
+    shutil.rmtree(untyped / "runs", ignore_errors=True)
+    spec = tmp_path / "jupyter" / "kernels" / "eig-test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {
+        "argv": argv,
+        "display_name": "EIG test",
+        "language": "python",
+        "env": {"EIG_TEST_KERNEL": "oui"},
+    }
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    probe = 'import os\ntext = os.environ.get("EIG_TEST_KERNEL", "absent")'
+    write_notebook(untyped / "notebooks" / "probe.ipynb", "text = None", probe)
+    env = {"JUPYTER_PATH": str(tmp_path / "jupyter")}
+    try:
+        result = eig(untyped, "run", "probe", "-k", "eig-test", env=env)
+        assert result.returncode == 0, result.stderr
+        executed = only_run(untyped) / "probe.ipynb"
+        assert received(executed) == {"text": ["str", "oui"]}
+        manifest = json.loads((only_run(untyped) / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["command"]["kernel"] == "eig-test"
+    finally:
+        (untyped / "notebooks" / "probe.ipynb").unlink()
