@@ -6,14 +6,12 @@ from pathlib import Path
 
 import click
 
+from eigkit.errors import WorkspaceError
+
 
 def _text(value: object) -> str:
     """A catalogue cell as text (empty for a missing value)."""
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
-
-
-def _fail(error: Exception) -> None:
-    raise click.ClickException(str(error)) from error
 
 
 @click.group("data")
@@ -40,7 +38,7 @@ def info_command(name: str) -> None:
 
     table = data.datasets()
     if name not in set(table["name"]):
-        _fail(data.DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(table['name'])}."))
+        raise data.DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(table['name'])}.")
     row = table.set_index("name").loc[name]
     for field, value in row.items():
         click.echo(f"{field:<17} {_text(value)}")
@@ -70,10 +68,7 @@ def fetch_command(name: str, year: int | None, refresh: bool) -> None:
     """Télécharge NAME (vérifié, mis en cache, inscrit dans data.lock) et affiche son chemin."""
     from eigkit import data
 
-    try:
-        click.echo(str(data.fetch(name, year=year, refresh=refresh)))
-    except data.DataError as error:
-        _fail(error)
+    click.echo(str(data.fetch(name, year=year, refresh=refresh)))
 
 
 @data_group.command("read")
@@ -84,16 +79,13 @@ def read_command(name: str, file: Path, output: Path | None) -> None:
     """Lit et normalise FILE comme un fichier du jeu NAME ; affiche un résumé ou écrit OUTPUT (.parquet)."""
     from eigkit import data
 
-    try:
-        frame = data.read(name, file)
-    except data.DataError as error:
-        _fail(error)
+    frame = data.read(name, file)
     if output is None:
         click.echo(f"{len(frame)} lignes, {frame.shape[1]} colonnes")
         click.echo(frame.head().to_string())
         return
     if output.suffix != ".parquet":
-        _fail(click.BadParameter(f"{output}: the output must end with .parquet"))
+        raise click.BadParameter(f"{output}: the output must end with .parquet", param_hint="--output")
     if "rings" in frame.columns:
         frame = frame.drop(columns=["rings"])
     frame.to_parquet(output, index=False)
@@ -109,7 +101,7 @@ def log_command() -> None:
 
     workspace = workspace_root()
     if workspace is None:
-        _fail(click.UsageError("not inside a défi workspace (no pyproject.toml with [tool.eig] here or up)"))
+        raise WorkspaceError("not inside a défi workspace (no pyproject.toml with [tool.eig] here or up)")
     catalogue = data.datasets().set_index("name")[["licence", "publisher"]].to_dict("index")
     click.echo(str(write_data_log(workspace, catalogue)))
 

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+KERNEL_HELP = "Jupyter kernel to run the notebooks with (default: the one each notebook names)."
+
 
 @click.command("run")
 @click.argument("notebooks", nargs=-1)
@@ -14,48 +16,54 @@ import click
     "-p", "assignments", multiple=True, metavar="NAME=VALUE", help="A parameter value (repeatable)."
 )
 @click.option(
+    "-y",
+    "yaml_assignments",
+    multiple=True,
+    metavar="NAME=YAML",
+    help="A parameter value written in YAML, e.g. -y \"codes=['01', 2A]\" (repeatable).",
+)
+@click.option(
     "--grid", type=click.Path(dir_okay=False), help="YAML grid: name -> [values], or a list of sets."
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
 @click.option("--cluster", metavar="ADDRESS", help="Dask scheduler to send the runs to (tcp://HOST:PORT).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds allowed to each cell.")
 @click.option("--with-code", is_flag=True, help="Keep the code cells in the HTML reports.")
+@click.option("-k", "--kernel", metavar="NAME", help=KERNEL_HELP)
 def run_command(
     notebooks: tuple[str, ...],
     params: str | None,
     assignments: tuple[str, ...],
+    yaml_assignments: tuple[str, ...],
     grid: str | None,
     workers: int | None,
     cluster: str | None,
     timeout: float | None,
     with_code: bool,
+    kernel: str | None,
 ) -> None:
     """Run the workspace's notebooks (all, in name order, or NOTEBOOK ...) and publish their reports.
 
     Parameters are checked before any kernel starts; values are read by the type each notebook declares,
-    so -p departement=01 stays the text "01".
+    so -p departement=01 stays the text "01" (see `eig params`). A parameter with no declared type gets
+    what `papermill -p` would give it. Secret parameters come from the environment, never from here.
     """
-    from eigkit.runner.execute import RunnerError, run
-    from eigkit.runner.params import ParameterError, parse_assignment
+    from eigkit.runner.execute import run
+    from eigkit.runner.params import parse_assignment, parse_yaml_assignment
 
-    try:
-        overrides = dict(parse_assignment(text) for text in assignments)
-        result = run(
-            list(notebooks) or None,
-            params=params,
-            overrides=overrides,
-            grid=grid,
-            workers=workers,
-            cluster=cluster,
-            timeout=timeout,
-            with_code=with_code,
-        )
-    except ParameterError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(2)
-    except RunnerError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+    overrides = dict(parse_assignment(text) for text in assignments)
+    overrides |= dict(parse_yaml_assignment(text) for text in yaml_assignments)
+    result = run(
+        list(notebooks) or None,
+        params=params,
+        overrides=overrides,
+        grid=grid,
+        workers=workers,
+        cluster=cluster,
+        timeout=timeout,
+        with_code=with_code,
+        kernel=kernel,
+    )
     sys.exit(result.exit_code)
 
 
@@ -68,13 +76,9 @@ def check_command(paths: tuple[str, ...], nbval_current_env: bool, lax: bool) ->
 
     Also fails when a notebook under notebooks/ carries outputs or execution counts.
     """
-    from eigkit.runner.check import CheckError, check
+    from eigkit.runner.check import check
 
-    try:
-        result = check(list(paths) or None, current_env=nbval_current_env, lax=lax)
-    except CheckError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+    result = check(list(paths) or None, current_env=nbval_current_env, lax=lax)
     sys.exit(result.returncode)
 
 
@@ -83,14 +87,9 @@ def check_command(paths: tuple[str, ...], nbval_current_env: bool, lax: bool) ->
 @click.option("--browser/--no-browser", default=False, help="Open a web browser.")
 def lab_command(port: int, browser: bool) -> None:
     """Start JupyterLab in the workspace, on 127.0.0.1, with token authentication."""
-    from eigkit.runner.execute import RunnerError
     from eigkit.runner.lab import lab
 
-    try:
-        lab(port=port, open_browser=browser)
-    except RunnerError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+    lab(port=port, open_browser=browser)
 
 
 def register(group: click.Group) -> None:

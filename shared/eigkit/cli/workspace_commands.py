@@ -43,23 +43,18 @@ def new_command(
     no_git: bool,
 ) -> None:
     """Create the workspace of a défi (e.g. eig new "Sécurité routière 31" --kind securite-routiere)."""
-    from eigkit.workspace import WorkspaceError
     from eigkit.workspace.bake import new
     from eigkit.workspace.variables import parse_assignments
 
-    try:
-        values = parse_assignments(assignments)
-        workspace = new(
-            project_name,
-            kind=kind,
-            output_dir=output_dir,
-            no_input=no_input,
-            values=values,
-            template=template,
-            git_init=not no_git,
-        )
-    except WorkspaceError as error:
-        raise click.ClickException(str(error)) from error
+    workspace = new(
+        project_name,
+        kind=kind,
+        output_dir=output_dir,
+        no_input=no_input,
+        values=parse_assignments(assignments),
+        template=template,
+        git_init=not no_git,
+    )
     click.echo(f"Espace de travail créé : {workspace}")
     click.echo(f"Ensuite : cd {workspace} && python -m pip install . && eig run --params params/ci.yaml")
 
@@ -70,13 +65,9 @@ def new_command(
 @click.option("--template", metavar="PATH_OR_GIT_URL", help="Une autre copie du kit (chemin ou URL git).")
 def demo_command(directory: Path, kind: str, template: str | None) -> None:
     """Bake a demo workspace, run its notebooks on the embedded samples, check them, show the reports."""
-    from eigkit.workspace import WorkspaceError
     from eigkit.workspace.demo import demo
 
-    try:
-        demo(directory, kind=kind, template=template, say=click.echo)
-    except WorkspaceError as error:
-        raise click.ClickException(str(error)) from error
+    demo(directory, kind=kind, template=template, say=click.echo)
 
 
 @click.command("update")
@@ -91,30 +82,23 @@ def demo_command(directory: Path, kind: str, template: str | None) -> None:
 )
 def update_command(check_only: bool, template: str | None) -> None:
     """Bring this workspace up to date with its template, keeping your edits (cruft + git 3-way merge)."""
-    from eigkit.workspace import WorkspaceError
-    from eigkit.workspace.update import UpdateConflict, check, update
+    from eigkit.workspace.update import check, update
 
-    try:
-        if check_only:
-            status = check(template=template)
-            if status.kit_source_problem:
-                click.echo(f"Attention : {status.kit_source_problem}", err=True)
-            if status.behind:
-                click.echo(f"En retard sur le modèle ({status.template}, {status.latest_commit[:10]}) :")
-                for path in status.changed_inputs:
-                    click.echo(f"  {path}")
-                click.echo("Lancez `eig update`.")
-                raise SystemExit(1)
-            click.echo(f"À jour avec le modèle ({status.template}, {status.latest_commit[:10]}).")
-            if status.kit_source_problem:
-                raise SystemExit(1)
-            return
-        result = update(template=template)
-    except UpdateConflict as error:
-        click.echo(f"Conflits : {error}", err=True)
-        raise SystemExit(2) from error
-    except WorkspaceError as error:
-        raise click.ClickException(str(error)) from error
+    if check_only:
+        status = check(template=template)
+        if status.kit_source_problem:
+            click.echo(f"Attention : {status.kit_source_problem}", err=True)
+        if status.behind:
+            click.echo(f"En retard sur le modèle ({status.template}, {status.latest_commit[:10]}) :")
+            for path in status.changed_inputs:
+                click.echo(f"  {path}")
+            click.echo("Lancez `eig update`.")
+            raise SystemExit(1)
+        click.echo(f"À jour avec le modèle ({status.template}, {status.latest_commit[:10]}).")
+        if status.kit_source_problem:
+            raise SystemExit(1)
+        return
+    result = update(template=template)  # UpdateConflict: exit code 2, the files to merge by hand
     if result.changed_files:
         click.echo("Modifié par la mise à jour (relisez avec `git diff`, puis commitez) :")
         for name in result.changed_files:

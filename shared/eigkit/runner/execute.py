@@ -28,6 +28,7 @@ from eigkit.runner.grid import expand_grid
 from eigkit.runner.params import (
     Parameter,
     ParameterError,
+    check_kernel,
     declared_parameters,
     load_yaml_text,
     split_params_file,
@@ -161,7 +162,7 @@ def plan(
         for point in points:
             values = from_file[path.stem] | {k: v for k, v in point.items() if k in mine}
             values |= {k: v for k, v in overrides.items() if k in mine}
-            checked = validate(path.name, mine, values)
+            checked = validate(path.name, mine, values, workspace=root)
             if checked not in seen:
                 seen.append(checked)
         for checked in seen:
@@ -205,6 +206,7 @@ def run(
     with_code: bool = False,
     workspace: PathLike | None = None,
     progress: bool = True,
+    kernel: str | None = None,
 ) -> RunResult:
     """Run a workspace's notebooks with validated parameters; record the run and publish its reports.
 
@@ -215,6 +217,7 @@ def run(
     - ``grid``: a YAML file, a mapping ``name -> [values]`` (cartesian product) or a list of mappings.
     - ``workers``: local processes (default: one per core); ``cluster``: a Dask scheduler address instead.
     - ``timeout``: seconds allowed to each cell. ``with_code``: keep code cells in the reports.
+    - ``kernel``: the Jupyter kernel to run the notebooks with (default: the one each notebook names).
 
     Raises :class:`ParameterError` before any kernel starts when a value does not fit; returns a
     :class:`RunResult` otherwise (check ``result.ok``; failed notebooks are kept in the run folder).
@@ -222,11 +225,12 @@ def run(
     root = find_workspace(workspace)
     paths = find_notebooks(root, notebooks)
     planned = plan(root, paths, params=params, overrides=overrides, grid=grid)
+    check_kernel(kernel)
     run_id = manifests.new_run_id()
     run_dir = root / "runs" / run_id
     run_dir.mkdir(parents=True)
     tasks = [
-        RunTask(index, name, str(path), str(run_dir), str(root), checked, timeout, with_code)
+        RunTask(index, name, str(path), str(run_dir), str(root), checked, timeout, with_code, kernel)
         for index, (path, name, checked) in enumerate(planned)
     ]
     entries = [
@@ -255,6 +259,7 @@ def run(
             "cluster": cluster,
             "timeout": timeout,
             "with_code": with_code,
+            "kernel": kernel,
         },
         "environment": manifests.environment(),
         "git": manifests.git_state(root),

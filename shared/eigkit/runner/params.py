@@ -1,11 +1,16 @@
-"""Notebook parameters: read what a notebook declares, and check values against it before any kernel starts.
+"""Notebook parameters: read what a notebook declares, check values against it before any kernel starts,
+and write the cell that hands them to the kernel.
 
-A notebook declares its parameters in its first cell tagged ``parameters``, one annotated assignment per
-parameter, e.g. ``departement: str = "31"  # code du département``. Values come from YAML files, ``-p
-name=value`` options or Python. Text (YAML scalars, command-line values) is parsed *by the declared type*,
-so the département code ``01`` stays the string ``"01"`` for a ``str`` parameter and becomes ``1`` only
-for an ``int`` one. A value that does not fit is refused with a :class:`ParameterError` that names the
-notebook, the parameter and the expected type.
+A notebook declares its parameters in its first cell tagged ``parameters``, one assignment per parameter,
+e.g. ``departement: str = "31"  # code du département``. The type comes from the annotation, else a
+``# type: int`` comment, else the default's type. Values come from YAML files, ``-p name=value``, ``-y
+name=yaml`` or Python. Text is parsed *by the declared type*, so the département code ``01`` stays ``"01"``
+for a ``str`` parameter and becomes ``1`` only for an ``int`` one; a parameter with no type information gets
+what ``papermill -p`` would give it (see :mod:`eigkit.runner.yaml_text`). Only JSON values (text, finite
+numbers, booleans, null, lists and mappings of these) ever reach a notebook; anything else is refused with a
+:class:`ParameterError` that names the notebook, the parameter and the expected type.
+
+Secret parameters (see :mod:`eigkit.secrets`) are never accepted as values: the kernel reads them itself.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import math
+import re
 import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,27 +27,46 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from eigkit import secrets
 from eigkit.errors import ParameterError
+from eigkit.runner.yaml_text import (
+    CommandLine,
+    Plain,
+    load_file,
+    load_text,
+    resolve_command_line,
+    resolve_plain,
+)
 
 _TRUE = {"true", "yes", "on", "vrai", "oui"}
 _FALSE = {"false", "no", "off", "faux", "non"}
 _NULL = {"null", "none", "~", ""}
+_TYPE_COMMENT = re.compile(r"^type:\s*(?P<annotation>\S+)\s*(?P<help>.*)$")
+_SECRET_COMMENT = re.compile(r"^secret\s*(?:$|[:\-–—]\s*)(?P<help>.*)$", re.IGNORECASE)
+_SECRET_ANNOTATIONS = {
+    "Secret",
+    "secrets.Secret",
+    "eigkit.secrets.Secret",
+    "notebook.Secret",
+    "eigkit.notebook.Secret",
+}
+JSON_TYPES = "text, a finite number, true/false, null, or a list or mapping of these"
 
 
 @dataclass(frozen=True)
 class Parameter:
-    """One declared parameter: its name, annotation text (``"str"``, ``"list[int]"``...), default, help."""
+    """One declared parameter: name, annotation (``"str"``, ``"list[int]"``...), default, help, secret."""
 
     name: str
     annotation: str | None
     default: Any
     help: str = ""
+    secret: bool = False
+    default_source: str = ""
 
     @property
     def expected(self) -> str:
-        """The type a value must have, as shown in error messages."""
+        """The type a value must have, as shown in error messages and by ``eig params``."""
         if self.annotation:
             return self.annotation
         return type(self.default).__name__ if self.default is not None else "any"
@@ -56,20 +82,25 @@ def parameters_cell_source(notebook: dict[str, Any]) -> str | None:
 
 
 def declared_parameters(notebook_path: Path | str) -> dict[str, Parameter]:
-    """Read the parameters a notebook declares (name -> :class:`Parameter`), in declaration order."""
+    """Read the parameters a notebook declares (name -> :class:`Parameter`), in declaration order.
+
+    The help is the comment of the declaration, wherever the formatter put it (``x: int = (  # help``),
+    continued on the next comment lines aligned with it; a ``# type: T`` comment gives a type, a comment
+    starting with ``secret`` (or the ``Secret`` annotation) makes the parameter secret.
+    """
     path = Path(notebook_path)
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ParameterError(f"{path}: cannot read the notebook ({error}).") from error
+        notebook = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as error:
+        raise ParameterError(f"{path}: cannot read the notebook ({error}).") from None
     source = parameters_cell_source(notebook)
     if source is None:
         return {}
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
-        raise ParameterError(f"{path.name}: the 'parameters' cell is not valid Python ({error}).") from error
-    comments = _line_comments(source)
+        raise ParameterError(f"{path.name}: the 'parameters' cell is not valid Python ({error}).") from None
+    comments = _comments(source)
     declared: dict[str, Parameter] = {}
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
@@ -84,20 +115,54 @@ def declared_parameters(notebook_path: Path | str) -> dict[str, Parameter]:
             default = ast.literal_eval(node.value) if node.value is not None else None
         except ValueError:
             default = None
-        declared[name] = Parameter(name, annotation, default, comments.get(node.end_lineno or 0, ""))
+        shown = ast.get_source_segment(source, node.value) if node.value is not None else ""
+        declared[name] = _parameter(
+            name, annotation, default, _help(comments, node), " ".join((shown or "").split())
+        )
     return declared
 
 
-def _line_comments(source: str) -> dict[int, str]:
-    """Map line number -> the text of the comment that ends that line."""
-    found: dict[int, str] = {}
+def _parameter(name: str, annotation: str | None, default: Any, comment: str, shown: str) -> Parameter:
+    """A :class:`Parameter` from its declaration and comment (``type:`` and ``secret`` read off it)."""
+    secret = annotation in _SECRET_ANNOTATIONS
+    marker = _SECRET_COMMENT.match(comment)
+    if marker:
+        secret, comment = True, marker.group("help")
+    typed = _TYPE_COMMENT.match(comment)
+    if typed and annotation is None:
+        annotation, comment = typed.group("annotation"), typed.group("help")
+    if secret:
+        annotation = "Secret"
+    return Parameter(name, annotation, default, comment.strip(), secret, shown)
+
+
+def _comments(source: str) -> dict[int, tuple[int, str, bool]]:
+    """Map line number -> (column, text, whether the line holds nothing but the comment)."""
+    found: dict[int, tuple[int, str, bool]] = {}
+    lines = source.splitlines()
     try:
         for token in tokenize.generate_tokens(StringIO(source).readline):
             if token.type == tokenize.COMMENT:
-                found[token.start[0]] = token.string.lstrip("#").strip()
+                row, column = token.start
+                alone = not lines[row - 1][:column].strip()
+                found[row] = (column, token.string.lstrip("#").strip(), alone)
     except (tokenize.TokenError, IndentationError):
         pass
     return found
+
+
+def _help(comments: Mapping[int, tuple[int, str, bool]], node: ast.stmt) -> str:
+    """The help text of one declaration: its comments, then the comment lines aligned under the last one."""
+    end = node.end_lineno or node.lineno
+    own = [(row, comments[row]) for row in range(node.lineno, end + 1) if row in comments]
+    if not own:
+        return ""
+    parts = [text for _, (_, text, _) in own]
+    row, (column, _, _) = own[-1]
+    while (row + 1) in comments and comments[row + 1][2] and comments[row + 1][0] == column and column > 0:
+        row += 1
+        parts.append(comments[row][1])
+    return " ".join(part for part in parts if part)
 
 
 def convert(notebook: str, parameter: Parameter, value: Any) -> Any:
@@ -105,14 +170,56 @@ def convert(notebook: str, parameter: Parameter, value: Any) -> Any:
 
     Text is parsed by the declared type (``"01"`` stays ``"01"`` for ``str``, becomes ``1`` for ``int``);
     other Python values must already have that type (an ``int`` is accepted where ``float`` is declared).
+    With no type information, text is read as ``papermill -p`` reads it. The result is always a JSON value.
     """
+    if parameter.secret:
+        raise secret_given_error(notebook, parameter)
     try:
-        return _convert(parameter.annotation or _annotation_of(parameter.default), value)
-    except (TypeError, ValueError) as error:
+        return json_value(_convert(parameter.annotation or _annotation_of(parameter.default), value))
+    except (TypeError, ValueError, ParameterError) as error:
         raise ParameterError(
-            f"{notebook}: parameter '{parameter.name}' expects {parameter.expected}, got {value!r} ({error})."
-            + (f" Help: {parameter.help}" if parameter.help else "")
+            f"{notebook}: parameter '{parameter.name}' expects {parameter.expected}, got {_shown(value)} "
+            f"({error})." + (f" Help: {parameter.help}" if parameter.help else "")
         ) from None
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it: text as text (not the marker class's repr)."""
+    return repr(str(value)) if isinstance(value, str) else repr(value)
+
+
+def secret_given_error(
+    notebook: str, parameter: Parameter, workspace: Path | str | None = None
+) -> ParameterError:
+    """The error for a value given to a secret parameter on the command line or in a file."""
+    return ParameterError(
+        f"{notebook}: parameter '{parameter.name}' is secret and is never taken from the command line or a "
+        f"params file: {secrets.where_to_put(parameter.name, workspace)}."
+    )
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as plain JSON data (str, int, finite float, bool, None, list, dict with text keys).
+
+    Tuples become lists; anything else (a set, a date, NaN, an object) raises :class:`TypeError`.
+    """
+    if value is None or type(value) is bool:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{value} is not a finite number")
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("mapping keys must be text")
+        return {str(key): json_value(item) for key, item in value.items()}
+    raise TypeError(f"a {type(value).__name__} cannot be passed to a notebook; give {JSON_TYPES}")
 
 
 def _annotation_of(default: Any) -> str | None:
@@ -142,15 +249,29 @@ def _split_annotation(annotation: str) -> tuple[str, list[str], bool]:
     return ast.unparse(node), [], optional
 
 
+def untyped(value: Any) -> Any:
+    """A value for a parameter with no type information: ``-p`` text as papermill reads it, unquoted YAML
+    by the YAML 1.2 core rules, quoted YAML and Python text as written; lists and mappings item by item."""
+    if isinstance(value, CommandLine):
+        return resolve_command_line(value)
+    if isinstance(value, Plain):
+        return resolve_plain(value)
+    if isinstance(value, list | tuple):
+        return [untyped(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: untyped(item) for key, item in value.items()}
+    return value
+
+
 def _convert(annotation: str | None, value: Any) -> Any:
-    if annotation is None:  # no annotation and no default to learn from: YAML's own reading of text
-        return yaml.safe_load(value) if isinstance(value, str) else value
+    if annotation is None:
+        return untyped(value)
     base, arguments, optional = _split_annotation(annotation)
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in _NULL)):
         return None
     if base == "str":
         if isinstance(value, str):
-            return value
+            return str(value)
         raise TypeError("write it as text, in quotes: '01', '2A'")
     if base == "bool":
         return _to_bool(value)
@@ -167,11 +288,18 @@ def _convert(annotation: str | None, value: Any) -> Any:
         item_annotation = arguments[0] if arguments else None
         return [_convert(item_annotation, item) for item in items]
     if base == "dict":
-        mapping = yaml.safe_load(value) if isinstance(value, str) else value
+        mapping = untyped(load_text(value, "the text") if isinstance(value, str) else value)
         if not isinstance(mapping, Mapping):
             raise TypeError("not a mapping")
         return dict(mapping)
-    return yaml.safe_load(value) if isinstance(value, str) else value  # an annotation the kit does not check
+    return untyped(_parsed(value))  # an annotation the kit does not check: read as YAML, tags refused
+
+
+def _parsed(value: Any) -> Any:
+    """``-p`` text read as YAML (scalars stay text, see :mod:`eigkit.runner.yaml_text`); others as given."""
+    if isinstance(value, CommandLine):
+        return load_text(value, "the text")
+    return value
 
 
 def _to_bool(value: Any) -> bool:
@@ -184,9 +312,9 @@ def _to_bool(value: Any) -> bool:
 
 def _to_list(value: Any) -> list[Any]:
     if isinstance(value, str):
-        value = yaml.load(value, Loader=yaml.BaseLoader)  # keep the items as text: parsed by item type
-        if isinstance(value, str):
-            value = [item.strip() for item in value.split(",")] if value.strip() else []
+        value = load_text(value, "the text")
+        if isinstance(value, str):  # one scalar: comma-separated items
+            value = [Plain(item.strip()) for item in value.split(",")] if value.strip() else []
     if not isinstance(value, list | tuple):
         raise TypeError("not a list")
     return list(value)
@@ -201,13 +329,28 @@ def unknown_parameter_error(notebook: str, name: str, declared: Iterable[str]) -
     return ParameterError(f"{notebook}: unknown parameter '{name}'.{hint} Declared parameters: {listing}.")
 
 
-def validate(notebook: str, declared: Mapping[str, Parameter], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``values`` against a notebook's declared parameters; return them converted to their types."""
+def validate(
+    notebook: str,
+    declared: Mapping[str, Parameter],
+    values: Mapping[str, Any],
+    *,
+    workspace: Path | str | None = None,
+) -> dict[str, Any]:
+    """Check ``values`` against a notebook's declared parameters; return them converted to their types.
+
+    Secret parameters are refused as values; each one whose value the environment or ``workspace``'s
+    ``.env`` holds is added as :class:`eigkit.secrets.Masked` (``***``): the kernel reads it itself.
+    """
     checked: dict[str, Any] = {}
     for name, value in values.items():
         if name not in declared:
             raise unknown_parameter_error(notebook, name, declared)
+        if declared[name].secret:
+            raise secret_given_error(notebook, declared[name], workspace)
         checked[name] = convert(notebook, declared[name], value)
+    for name, parameter in declared.items():
+        if parameter.secret and secrets.lookup(name, workspace) is not None:
+            checked[name] = secrets.Masked()
     return checked
 
 
@@ -216,18 +359,23 @@ def parse_assignment(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip().isidentifier():
         raise ParameterError(f"-p {text!r}: write it as name=value, e.g. -p departement=01.")
-    return name.strip(), value
+    return name.strip(), CommandLine(value)
+
+
+def parse_yaml_assignment(text: str) -> tuple[str, Any]:
+    """Split a command-line ``-y name=yaml`` and read the value as YAML (``-y codes=['01', 2A]``).
+
+    Like ``papermill -y``, but for one parameter; quoted scalars stay text and tags are refused.
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise ParameterError(f"-y {text!r}: write it as name=yaml, e.g. -y \"codes=['01', 2A]\".")
+    return name.strip(), load_text(value, f"-y {name.strip()}")
 
 
 def load_yaml_text(path: Path | str) -> Any:
     """Load a YAML file keeping every scalar as text, so that values are parsed by the declared type."""
-    path = Path(path)
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-    except OSError as error:
-        raise ParameterError(f"{path}: cannot read the file ({error}).") from error
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML ({error}).") from error
+    return load_file(path)
 
 
 def split_params_file(
@@ -258,3 +406,81 @@ def split_params_file(
             if key in parameters:
                 per_notebook[stem].setdefault(key, value)
     return per_notebook
+
+
+def python_literal(value: Any) -> str:
+    """Python source for a JSON value (see :func:`json_value`), built item by item: text through ``repr``
+    of a plain ``str`` (quotes and escapes always right), numbers, booleans and None by name.
+
+    Anything else raises :class:`TypeError`: no object's own ``str`` or ``repr`` ever reaches a notebook.
+    """
+    if value is None or type(value) is bool:
+        return repr(value)
+    if type(value) is str:
+        return repr(value)
+    if type(value) is int:
+        return repr(value)
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    if type(value) is list:
+        return "[" + ", ".join(python_literal(item) for item in value) + "]"
+    if type(value) is dict and all(type(key) is str for key in value):
+        return "{" + ", ".join(f"{key!r}: {python_literal(item)}" for key, item in value.items()) + "}"
+    raise TypeError(f"{type(value).__name__} is not a parameter value the kit injects")
+
+
+def injected_source(values: Mapping[str, Any], comment: str = "Parameters") -> str:
+    """The source of the ``injected-parameters`` cell for ``values`` (names checked, values JSON).
+
+    A secret (:class:`eigkit.secrets.Masked`) becomes a call that reads it from the environment when the
+    cell runs: its value is never in the notebook.
+    """
+    lines = [f"# {comment}"]
+    if any(isinstance(value, secrets.Masked) for value in values.values()):
+        lines.append("from eigkit.secrets import read_secret as _eig_read_secret")
+    for name, value in values.items():
+        if not name.isidentifier():
+            raise ParameterError(f"'{name}' is not a parameter name.")
+        if isinstance(value, secrets.Masked):
+            lines.append(f"{name} = _eig_read_secret({name!r})  # secret: {secrets.env_name(name)} or .env")
+        else:
+            lines.append(f"{name} = {python_literal(json_value(value))}")
+    return "\n".join(lines) + "\n"
+
+
+def use_kit_injection() -> None:
+    """Make papermill write Python parameter cells with :func:`injected_source` in this process.
+
+    papermill's own Python translator writes ``str(value)`` for types it does not know: a set built by a
+    YAML tag became code. Registered for the ``python`` language, so every Python kernel gets the kit's cell.
+    """
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class KitPythonTranslator(PythonTranslator):
+        """papermill's Python translator, with the kit's cell source."""
+
+        @classmethod
+        def codify(cls, parameters: Mapping[str, Any], comment: str = "Parameters") -> str:
+            return injected_source(parameters, comment)
+
+    papermill_translators.register("python", KitPythonTranslator)
+
+
+def check_kernel(name: str | None) -> None:
+    """Refuse, before anything runs, a kernel that is not installed or is not a Python kernel."""
+    if name is None:
+        return
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise ParameterError(
+            f"--kernel {name}: no such Jupyter kernel (installed: {known}; `jupyter kernelspec list`)."
+        ) from None
+    if (spec.language or "").lower() != "python":
+        raise ParameterError(
+            f"--kernel {name}: a {spec.language} kernel; the kit writes parameters for Python kernels only."
+        )

@@ -37,6 +37,7 @@ class RunTask:
     parameters: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     with_code: bool = False
+    kernel: str | None = None
 
     @property
     def output(self) -> Path:
@@ -141,6 +142,10 @@ def _execute(task: RunTask) -> dict[str, Any]:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from eigkit import secrets
+    from eigkit.runner.params import use_kit_injection
+
+    use_kit_injection()
     for path in (task.work_path, task.log, task.report):
         path.parent.mkdir(parents=True, exist_ok=True)
     task.usage.unlink(missing_ok=True)
@@ -164,6 +169,7 @@ def _execute(task: RunTask) -> dict[str, Any]:
                 stderr_file=log,
                 start_timeout=START_TIMEOUT,
                 execution_timeout=task.timeout,
+                kernel_name=task.kernel,
                 **kernel_options(f"{ipc}/kernel"),
             )
         outcome["status"] = "ok"
@@ -184,6 +190,7 @@ def _execute(task: RunTask) -> dict[str, Any]:
     outcome["duration_s"] = round(time.perf_counter() - clock, 3)
     outcome["finished_at"] = _now()
     outcome["data"] = read_usage(task.usage)
+    secrets.scrub_run(task.parameters, task.workspace, [task.work_path, task.log], outcome)
     if outcome["status"] != "interrupted" and task.work_path.exists():
         os.replace(task.work_path, task.output)
         outcome["output"] = task.output.name

@@ -27,6 +27,8 @@ CONFLICT_MARKER = "<<<<<<< "
 class UpdateConflict(WorkspaceError):
     """The template's changes could not all be merged with the user's edits; ``files`` need a hand."""
 
+    exit_code = 2
+
     def __init__(self, message: str, files: list[str]) -> None:
         super().__init__(message)
         self.files = files
