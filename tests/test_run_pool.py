@@ -102,8 +102,11 @@ def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how:
     assert not [pid for pid in below if _alive(pid)], "processes left behind"
     run_dir = manifest.latest_run(root / "runs")
     record = manifest.read(run_dir)
-    assert record["status"] == "interrupted" and record["runs"][0]["status"] == "interrupted"
-    assert not (run_dir / "01-sleeps.ipynb").exists()  # no half-run notebook at the final path
+    (entry,) = record["runs"]
+    assert record["status"] == "interrupted" and entry["status"] == "interrupted"
+    assert entry["error"]["cell_index"] == 1 and "time.sleep" in entry["error"]["source"]
+    kept = json.loads((run_dir / entry["output"]).read_text())  # the notebook executed so far, complete
+    assert kept["cells"][2]["metadata"]["papermill"]["start_time"]  # cell 1 of the source, after the injected
     assert not list(run_dir.rglob("*.tmp")) and not (root / "reports" / "01-sleeps.html").exists()
 
 
