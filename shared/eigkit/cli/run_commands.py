@@ -79,15 +79,20 @@ def check_command(paths: tuple[str, ...], nbval_current_env: bool, lax: bool) ->
 
 
 @click.command("lab")
+@click.option(
+    "--ip", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 behind a proxy)."
+)
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8888, show_default=True)
+@click.option("--base-url", default="/", show_default=True, help="URL path prefix set by a proxy.")
 @click.option("--browser/--no-browser", default=False, help="Open a web browser.")
-def lab_command(port: int, browser: bool) -> None:
-    """Start JupyterLab in the workspace, on 127.0.0.1, with token authentication."""
+def lab_command(ip: str, port: int, base_url: str, browser: bool) -> None:
+    """Start JupyterLab in the workspace, with token authentication (on 127.0.0.1 unless --ip says
+    otherwise, e.g. on SSP Cloud: eig lab --ip 0.0.0.0 --port 8888 --base-url /proxy/8888/)."""
     from eigkit.runner.execute import RunnerError
     from eigkit.runner.lab import lab
 
     try:
-        lab(port=port, open_browser=browser)
+        lab(ip=ip, port=port, base_url=base_url, open_browser=browser)
     except RunnerError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
