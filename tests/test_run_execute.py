@@ -88,9 +88,7 @@ def test_a_failing_notebook_exits_1_prints_the_cell_and_keeps_the_last_good_repo
     (entry,) = record["runs"]
     assert record["status"] == "failed" and entry["status"] == "failed"
     assert entry["error"]["ename"] == "ValueError"
-    assert (
-        entry["error"]["cell_index"] == 2
-    )  # source numbering: injected cell not counted
+    assert entry["error"]["cell_index"] == 2  # source numbering: injected cell not counted
     kept = json.loads((run_dir / "01-fails.ipynb").read_text())
     assert any(
         output.get("ename") == "ValueError" for cell in kept["cells"] for output in cell.get("outputs", [])

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from eigkit.runner import manifest
+from processes import alive as _alive
+from processes import descendants as _descendants
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
@@ -47,31 +49,6 @@ def test_a_grid_runs_every_combination_on_two_workers_with_progress_and_summary(
     assert sorted((p["departement"], p["annee"]) for p in (e["parameters"] for e in record["runs"])) == [
         ("01", 2022), ("01", 2023), ("2A", 2022), ("2A", 2023),
     ]  # fmt: skip
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}  # a zombie has exited
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the kernel processes")
