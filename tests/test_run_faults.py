@@ -127,9 +127,9 @@ def test_a_full_disk_fails_the_run_cleanly_without_a_truncated_notebook(tmp_path
         process = subprocess.Popen([*EIG, "run", "--workers", "1"], cwd=root, env=env, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
         seen: set[int] = set()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            while process.poll() is None:
-                seen |= descendants(process.pid)
+        while process.poll() is None:
+            seen |= descendants(process.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(0.2)
         _, stderr = process.communicate(timeout=180)  # no hang
         assert process.returncode == 1, stderr
