@@ -127,7 +127,11 @@ def test_a_full_disk_fails_the_run_cleanly_without_a_truncated_notebook(tmp_path
         process = subprocess.Popen([*EIG, "run", "--workers", "1"], cwd=root, env=env, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
         seen: set[int] = set()
+        deadline = time.monotonic() + 180
         while process.poll() is None:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("eig run hung")
             seen |= descendants(process.pid)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(0.2)

@@ -32,7 +32,11 @@ def test_a_grid_of_100_runs_with_10_failures_records_them_publishes_90_and_leave
     with open(log, "w") as stream:  # a file, not a pipe: 100 runs print more than a pipe holds
         driver = subprocess.Popen(command, cwd=root, env=env, stderr=stream)
     seen: set[int] = set()
+    deadline = time.monotonic() + 600
     while driver.poll() is None:
+        if time.monotonic() > deadline:
+            driver.kill()
+            pytest.fail("eig run hung")
         seen |= descendants(driver.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             driver.wait(0.5)
