@@ -25,7 +25,7 @@ import pytest
 
 from eigkit.runner import manifest
 from eigkit.runner.execute import RunnerError, run
-from processes import alive, descendants
+from processes import alive, descendants, left_alive, run_watching
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
@@ -124,25 +124,15 @@ def test_a_full_disk_fails_the_run_cleanly_without_a_truncated_notebook(tmp_path
         pytest.skip("needs root and mount for a real full disk (the patched write is tested below)")
     try:
         env = os.environ | {"EIG_WORKSPACE": str(root)}
-        process = subprocess.Popen([*EIG, "run", "--workers", "1"], cwd=root, env=env, stderr=subprocess.PIPE,
-                                   text=True)  # fmt: skip
-        seen: set[int] = set()
-        deadline = time.monotonic() + 180
-        while process.poll() is None:
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("eig run hung")
-            seen |= descendants(process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(0.2)
-        _, stderr = process.communicate(timeout=180)  # no hang
-        assert process.returncode == 1, stderr
+        log = tmp_path / "stderr.txt"
+        returncode, seen = run_watching([*EIG, "run", "--workers", "1"], root, env, log, timeout=180)
+        stderr = log.read_text(encoding="utf-8")
+        assert returncode == 1, stderr
         assert "No space left on device" in stderr and "Traceback" not in stderr
         for notebook in runs.rglob("*.ipynb"):
             json.loads(notebook.read_text())  # whatever is at a final path is complete
         assert not list(runs.rglob("*.tmp"))
-        time.sleep(1)
-        assert not [pid for pid in seen if alive(pid)], "processes left behind"
+        assert seen and not left_alive(seen), "processes left behind"
     finally:
         subprocess.run(["umount", str(runs)], check=True)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from eigkit.runner import manifest
-from processes import alive, descendants
+from processes import left_alive, run_watching
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
@@ -29,20 +26,9 @@ def test_a_grid_of_100_runs_with_10_failures_records_them_publishes_90_and_leave
     env = os.environ | {"EIG_WORKSPACE": str(root)}
     command = [*EIG, "run", "--grid", "params/grid.yaml", "--workers", "2"]
     log = tmp_path / "stderr.txt"
-    with open(log, "w") as stream:  # a file, not a pipe: 100 runs print more than a pipe holds
-        driver = subprocess.Popen(command, cwd=root, env=env, stderr=stream)
-    seen: set[int] = set()
-    deadline = time.monotonic() + 600
-    while driver.poll() is None:
-        if time.monotonic() > deadline:
-            driver.kill()
-            pytest.fail("eig run hung")
-        seen |= descendants(driver.pid)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            driver.wait(0.5)
-    driver.wait(600)
+    returncode, seen = run_watching(command, root, env, log, timeout=600)
     stderr = log.read_text(encoding="utf-8")
-    assert driver.returncode == 1, stderr[-2000:]
+    assert returncode == 1, stderr[-2000:]
 
     record = manifest.read(manifest.latest_run(root / "runs"))
     assert record["status"] == "failed" and len(record["runs"]) == 100
@@ -59,7 +45,4 @@ def test_a_grid_of_100_runs_with_10_failures_records_them_publishes_90_and_leave
     assert len(registry) == 90 and len(list((root / "reports").glob("01-grid*.html"))) == 90
     assert not set(registry) & {entry["name"] for entry in failed}
 
-    deadline = time.monotonic() + 10
-    while [pid for pid in seen if alive(pid)] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert seen and not [pid for pid in seen if alive(pid)], "a worker or kernel outlived the run"
+    assert seen and not left_alive(seen), "a worker or kernel outlived the run"
