@@ -46,7 +46,10 @@ def _worker_main(tasks: Any, results: Any, environment: dict[str, str], driver: 
         with warm_kernels():
             while (task := tasks.get()) is not None:
                 results.put(("started", task.index, os.getpid()))
-                outcome = execute_task(task)
+                try:
+                    outcome = execute_task(task)
+                except Exception as error:  # a bug or an unwritable run folder: that run fails, not the pool
+                    outcome = _lost(task, str(error), ename=type(error).__name__)
                 results.put(("done", outcome, os.getpid()))
                 if outcome["status"] == "interrupted":
                     break
@@ -54,9 +57,9 @@ def _worker_main(tasks: Any, results: Any, environment: dict[str, str], driver: 
         pass
 
 
-def _lost(task: RunTask, reason: str, status: str = "failed") -> dict[str, Any]:
-    """The outcome of a task whose worker vanished or that never started."""
-    error = {"cell_index": None, "ename": "WorkerLost", "evalue": reason} if status == "failed" else None
+def _lost(task: RunTask, reason: str, status: str = "failed", ename: str = "WorkerLost") -> dict[str, Any]:
+    """The outcome of a task whose worker vanished, that never started, or that the worker could not run."""
+    error = {"cell_index": None, "ename": ename, "evalue": reason} if status == "failed" else None
     return {
         "index": task.index,
         "name": task.name,

@@ -185,7 +185,11 @@ def _execute(task: RunTask) -> dict[str, Any]:
     outcome["duration_s"] = round(time.perf_counter() - clock, 3)
     outcome["finished_at"] = _now()
     outcome["data"] = read_usage(task.usage)
-    outcome.update(keep_executed(task, outcome["error"]))
+    try:
+        outcome.update(keep_executed(task, outcome["error"]))
+    except OSError as error:  # e.g. a full disk: the run failed, the worker goes on
+        outcome["status"] = "failed"
+        outcome["error"] = {"cell_index": None, "ename": type(error).__name__, "evalue": str(error)}
     return outcome
 
 
