@@ -1,9 +1,15 @@
 """``eigkit.run`` / ``eig run``: validate every run's parameters, execute, record, publish.
 
-The stages, in order: find the workspace and its notebooks -> read what each notebook declares -> gather
-values (params file, grid, overrides) and check them all, before any kernel starts -> execute the runs,
-notebook after notebook in name order (the runs of one notebook, e.g. a grid, in parallel) -> record each
-outcome in ``runs/<run-id>/manifest.json`` -> publish the successful runs' reports into ``reports/``.
+:func:`run` is :func:`plan` (find the workspace and its notebooks, gather values from the params file, the
+grid and the overrides, check them all before any kernel starts) followed by four named stages:
+
+1. :func:`prepare_record`: check that ``runs/`` and ``reports/`` can be written, mark runs whose driver died
+   as abandoned, create ``runs/<run-id>/`` and its manifest ("running");
+2. :func:`run_waves`: open the pool (local processes or Dask), execute notebook after notebook in name order
+   (the runs of one notebook, e.g. a grid, in parallel), record each outcome as it arrives and render the
+   report of each successful run (:func:`render_report`); Ctrl-C / SIGTERM stop every worker and kernel;
+3. :func:`finalise`: the overall status, the runs that did not finish, the final manifest;
+4. :func:`publish`: the run's own index, then the successful reports into ``reports/``.
 """
 
 from __future__ import annotations
