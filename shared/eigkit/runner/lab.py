@@ -192,6 +192,11 @@ def lab(
     its address first. Returns the server's exit code."""
     server = start_lab(workspace, ip=ip, port=port, base_url=base_url, token=token, open_browser=open_browser)
     print(f"JupyterLab: {server.url}\n(log: {server.log}; Ctrl-C to stop)", file=sys.stderr)
+    if ip != HOST:
+        print(
+            f"Behind a proxy, open its public address followed by {server.base_url}lab?token={server.token}",
+            file=sys.stderr,
+        )
     previous = {signum: signal.signal(signum, _raise_interrupt) for signum in STOP_SIGNALS}
     try:
         return server.process.wait()
