@@ -13,7 +13,6 @@ import errno
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -191,19 +190,27 @@ def _dead_pid() -> int:
 
 def test_a_later_run_marks_a_run_whose_driver_died_as_abandoned(tmp_path: Path) -> None:
     root = make_workspace(tmp_path, {"01-demo": "fails"})
-    stale, live = root / "runs" / "20200101-000000-dead", root / "runs" / "20200101-000000-live"
-    for folder, pid in ((stale, _dead_pid()), (live, os.getpid())):
-        folder.mkdir(parents=True)
-        driver = {"host": socket.gethostname(), "pid": pid, "start_time": manifest.driver()["start_time"]}
-        if pid != os.getpid():
-            driver["start_time"] = None
+    me = manifest.driver()
+    drivers = {
+        "dead": me | {"pid": _dead_pid(), "start_time": None},
+        "reused": me | {"start_time": me["start_time"] - 1},  # a live pid, but not the process that ran
+        "live": me,  # this very process: still running
+        "elsewhere": {"host": "another-machine", "pid": _dead_pid(), "start_time": None},  # cannot tell
+    }
+    for label, driver in drivers.items():
         runs = [{"name": "01-demo", "status": "ok"}, {"name": "01-demo--2", "status": "pending"}]
-        manifest.write(folder, {"run_id": folder.name, "status": "running", "driver": driver, "runs": runs})
+        record = {"run_id": f"20200101-000000-{label}", "status": "running", "driver": driver, "runs": runs}
+        manifest.write(root / "runs" / record["run_id"], record)
     run(workspace=root, overrides={"fail": False}, workers=1, progress=False)
-    record = manifest.read(stale)
-    assert record["status"] == "abandoned" and record["abandoned_at"]
-    assert [entry["status"] for entry in record["runs"]] == ["ok", "abandoned"]
-    assert manifest.read(live)["status"] == "running"  # its driver (this process) is alive
+    status = {label: manifest.read(root / "runs" / f"20200101-000000-{label}") for label in drivers}
+    assert {label: record["status"] for label, record in status.items()} == {
+        "dead": "abandoned",
+        "reused": "abandoned",
+        "live": "running",
+        "elsewhere": "running",
+    }
+    assert status["dead"]["abandoned_at"]
+    assert [entry["status"] for entry in status["dead"]["runs"]] == ["ok", "abandoned"]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the processes")

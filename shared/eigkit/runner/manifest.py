@@ -115,6 +115,9 @@ def abandon_stale(runs_dir: Path) -> list[Path]:
     abandoned = []
     for path in sorted(runs_dir.glob(f"*/{MANIFEST}")) if runs_dir.is_dir() else []:
         with contextlib.suppress(OSError, ValueError):
+            with open(path, encoding="utf-8") as stream:  # the status comes second: skip finished runs fast
+                if '"status": "running"' not in stream.read(200):
+                    continue
             record = json.loads(path.read_text(encoding="utf-8"))
             if not driver_gone(record):
                 continue
