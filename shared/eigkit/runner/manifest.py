@@ -118,8 +118,10 @@ def abandon_stale(runs_dir: Path) -> list[Path]:
             with open(path, encoding="utf-8") as stream:  # the status comes second: skip finished runs fast
                 if '"status": "running"' not in stream.read(200):
                     continue
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if not driver_gone(record):
+            if not driver_gone(json.loads(path.read_text(encoding="utf-8"))):
+                continue
+            record = json.loads(path.read_text(encoding="utf-8"))  # again: it may have ended, then exited
+            if record.get("status") != "running":
                 continue
             record["status"] = "abandoned"
             record["abandoned_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
