@@ -214,10 +214,12 @@ def test_a_later_run_marks_a_run_whose_driver_died_as_abandoned(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the processes")
-def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["fork", "normal"])
+def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(tmp_path: Path, start: str) -> None:
+    """Kernels forked from the warm server, or started the normal way (EIG_FAST_KERNEL=0)."""
     root = make_workspace(tmp_path, {"01-sleeps": "sleeps"})
     (root / "params" / "grid.yaml").write_text("seconds: [100.0, 101.0, 102.0, 103.0]\n")
-    env = os.environ | {"EIG_WORKSPACE": str(root)}
+    env = os.environ | {"EIG_WORKSPACE": str(root), "EIG_FAST_KERNEL": "1" if start == "fork" else "0"}
     command = [*EIG, "run", "--grid", "params/grid.yaml", "--workers", "2"]
     driver = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
