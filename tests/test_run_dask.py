@@ -50,3 +50,6 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch: 
     root = make_workspace(tmp_path, {"01-demo": "params_demo"})
     with pytest.raises(RunnerError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run(cluster="tcp://127.0.0.1:9", workspace=root, progress=False)
+    record = manifest.read(manifest.latest_run(root / "runs"))
+    assert record["status"] == "failed" and "cannot reach" in record["error"]["evalue"]  # never started
+    assert [entry["status"] for entry in record["runs"]] == ["skipped"]

@@ -27,7 +27,8 @@ def test_a_run_records_parameters_status_versions_and_data_used(
     assert record["status"] == "ok" and record["run_id"] == result.run_id
     assert record["environment"]["packages"]["papermill"]
     assert record["environment"]["python"].count(".") == 2
-    assert "git" in record  # None outside a git repository
+    assert record["git"] is None  # the test workspace is not a git repository
+    assert record["driver"]["pid"] == os.getpid()  # who drives it: a later run can tell it died
     (entry,) = record["runs"]
     assert entry["notebook"] == "notebooks/01-demo.ipynb"
     assert entry["parameters"] == {"departement": "01", "annee": 2023}
@@ -80,13 +81,14 @@ def test_a_failing_notebook_exits_1_prints_the_cell_and_keeps_the_last_good_repo
 
     bad = _eig(root, "run", "-p", "fail=true")
     assert bad.returncode == 1
-    assert "ValueError" in bad.stderr and "échec voulu" in bad.stderr and "cell 3" in bad.stderr
+    assert "ValueError" in bad.stderr and "échec voulu" in bad.stderr and "cell 2" in bad.stderr
     assert 'raise ValueError("échec voulu")' in bad.stderr  # the failing cell's source
     run_dir = manifest.latest_run(root / "runs")
     record = manifest.read(run_dir)
     (entry,) = record["runs"]
     assert record["status"] == "failed" and entry["status"] == "failed"
-    assert entry["error"]["ename"] == "ValueError" and entry["error"]["cell_index"] == 3
+    assert entry["error"]["ename"] == "ValueError"
+    assert entry["error"]["cell_index"] == 2  # source numbering: injected cell not counted
     kept = json.loads((run_dir / "01-fails.ipynb").read_text())
     assert any(
         output.get("ename") == "ValueError" for cell in kept["cells"] for output in cell.get("outputs", [])

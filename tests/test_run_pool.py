@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from eigkit.runner import manifest
+from processes import alive as _alive
+from processes import descendants as _descendants
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
@@ -49,31 +51,6 @@ def test_a_grid_runs_every_combination_on_two_workers_with_progress_and_summary(
     ]  # fmt: skip
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}  # a zombie has exited
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the kernel processes")
 @pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
 def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how: str) -> None:
@@ -102,8 +79,12 @@ def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how:
     assert not [pid for pid in below if _alive(pid)], "processes left behind"
     run_dir = manifest.latest_run(root / "runs")
     record = manifest.read(run_dir)
-    assert record["status"] == "interrupted" and record["runs"][0]["status"] == "interrupted"
-    assert not (run_dir / "01-sleeps.ipynb").exists()  # no half-run notebook at the final path
+    (entry,) = record["runs"]
+    assert record["status"] == "interrupted" and entry["status"] == "interrupted"
+    assert entry["error"]["cell_index"] == 1 and "time.sleep" in entry["error"]["source"]
+    kept = json.loads((run_dir / entry["output"]).read_text())  # the notebook executed so far, complete
+    (sleeping,) = [cell for cell in kept["cells"] if "time.sleep" in "".join(cell["source"])]
+    assert sleeping["metadata"]["papermill"]["start_time"]  # it was running when the run was stopped
     assert not list(run_dir.rglob("*.tmp")) and not (root / "reports" / "01-sleeps.html").exists()
 
 

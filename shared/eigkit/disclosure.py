@@ -8,7 +8,6 @@ one) and every column derived from them on the same row; :func:`write_csv` appli
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from eigkit.atomic import atomic_path
 from eigkit.paths import workspace_root
+from eigkit.settings import eig_settings
 
 DEFAULT_THRESHOLD = 11
 
@@ -25,8 +25,7 @@ def threshold(workspace: Path | str | None = None) -> int:
     root = workspace_root(workspace)
     if root is None:
         return DEFAULT_THRESHOLD
-    settings = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["eig"]
-    value = settings.get("secret_statistique", DEFAULT_THRESHOLD)
+    value = eig_settings(root).get("secret_statistique", DEFAULT_THRESHOLD)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(
             f"{root / 'pyproject.toml'}: [tool.eig] secret_statistique must be a whole number >= 1, "

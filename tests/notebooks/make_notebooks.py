@@ -69,7 +69,25 @@ NOTEBOOKS = {
             "time.sleep(seconds)"
         ),
     ],
+    "dies": [
+        new_code_cell(
+            'message: str = "avant"  # texte affiché avant la mort du noyau',
+            metadata={"tags": ["parameters"]},
+        ),
+        new_code_cell("print(message)"),
+        new_code_cell("import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)"),
+        new_code_cell('print("jamais")'),
+    ],
+    "one_in_ten_fails": [
+        new_code_cell("n: int = 0  # numéro du run", metadata={"tags": ["parameters"]}),
+        new_code_cell('if n % 10 == 7:\n    raise ValueError(f"run {n} : échec voulu")\nprint(n)'),
+    ],
+    "big_output": [
+        new_code_cell("lignes: int = 20000  # lignes affichées", metadata={"tags": ["parameters"]}),
+        new_code_cell('for ligne in range(lignes):\n    print(f"ligne {ligne:06d} " + "x" * 40)'),
+    ],
 }
+MISSING_KERNEL = {"name": "eig-no-such-kernel", "display_name": "Absent", "language": "python"}
 
 
 def main() -> None:
@@ -78,6 +96,9 @@ def main() -> None:
         for index, cell in enumerate(notebook.cells):
             cell.id = f"{name.replace('_', '-')}-{index}"  # stable ids: regenerating gives the same files
         nbformat.write(notebook, HERE / f"{name}.ipynb")
+    missing = nbformat.read(HERE / "fails.ipynb", as_version=4)  # a kernel nobody installed
+    missing.metadata["kernelspec"] = MISSING_KERNEL
+    nbformat.write(missing, HERE / "missing_kernel.ipynb")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ KERNEL_HELP = "Jupyter kernel to run the notebooks with (default: the one each n
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds allowed to each cell.")
 @click.option("--with-code", is_flag=True, help="Keep the code cells in the HTML reports.")
 @click.option("-k", "--kernel", metavar="NAME", help=KERNEL_HELP)
+@click.option(
+    "--theme",
+    type=click.Choice(["neutral", "dsfr"]),
+    help="Look of the HTML reports (default: [tool.eig] theme, else neutral); dsfr: the State's design.",
+)
 def run_command(
     notebooks: tuple[str, ...],
     params: str | None,
@@ -41,6 +46,7 @@ def run_command(
     timeout: float | None,
     with_code: bool,
     kernel: str | None,
+    theme: str | None,
 ) -> None:
     """Run the workspace's notebooks (all, in name order, or NOTEBOOK ...) and publish their reports.
 
@@ -63,6 +69,7 @@ def run_command(
         timeout=timeout,
         with_code=with_code,
         kernel=kernel,
+        theme=theme,
     )
     sys.exit(result.exit_code)
 
@@ -83,13 +90,18 @@ def check_command(paths: tuple[str, ...], nbval_current_env: bool, lax: bool) ->
 
 
 @click.command("lab")
+@click.option(
+    "--ip", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 behind a proxy)."
+)
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8888, show_default=True)
+@click.option("--base-url", default="/", show_default=True, help="URL path prefix set by a proxy.")
 @click.option("--browser/--no-browser", default=False, help="Open a web browser.")
-def lab_command(port: int, browser: bool) -> None:
-    """Start JupyterLab in the workspace, on 127.0.0.1, with token authentication."""
+def lab_command(ip: str, port: int, base_url: str, browser: bool) -> None:
+    """Start JupyterLab in the workspace, with token authentication (on 127.0.0.1 unless --ip says
+    otherwise, e.g. on SSP Cloud: eig lab --ip 0.0.0.0 --port 8888 --base-url /proxy/8888/)."""
     from eigkit.runner.lab import lab
 
-    lab(port=port, open_browser=browser)
+    lab(ip=ip, port=port, base_url=base_url, open_browser=browser)
 
 
 def register(group: click.Group) -> None:

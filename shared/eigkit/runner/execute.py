@@ -1,9 +1,15 @@
 """``eigkit.run`` / ``eig run``: validate every run's parameters, execute, record, publish.
 
-The stages, in order: find the workspace and its notebooks -> read what each notebook declares -> gather
-values (params file, grid, overrides) and check them all, before any kernel starts -> execute the runs,
-notebook after notebook in name order (the runs of one notebook, e.g. a grid, in parallel) -> record each
-outcome in ``runs/<run-id>/manifest.json`` -> publish the successful runs' reports into ``reports/``.
+:func:`run` is :func:`plan` (find the workspace and its notebooks, gather values from the params file, the
+grid and the overrides, check them all before any kernel starts) followed by four named stages:
+
+1. :func:`prepare_record`: check that ``runs/`` and ``reports/`` can be written, mark runs whose driver died
+   as abandoned, create ``runs/<run-id>/`` and its manifest ("running");
+2. :func:`run_waves`: open the pool (local processes or Dask), execute notebook after notebook in name order
+   (the runs of one notebook, e.g. a grid, in parallel), record each outcome as it arrives and render the
+   report of each successful run (:func:`render_report`); Ctrl-C / SIGTERM stop every worker and kernel;
+3. :func:`finalise`: the overall status, the runs that did not finish, the final manifest;
+4. :func:`publish`: the run's own index, then the successful reports into ``reports/``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eigkit.errors import RunnerError
+from eigkit.atomic import write_text
+from eigkit.errors import EigError, RunnerError
 from eigkit.runner import manifest as manifests
 from eigkit.runner import report
 from eigkit.runner.grid import expand_grid
@@ -37,6 +45,7 @@ from eigkit.runner.params import (
 )
 from eigkit.runner.progress import Progress, summary
 from eigkit.runner.worker import RunTask
+from eigkit.settings import report_theme
 
 PathLike = str | os.PathLike[str]
 
@@ -207,6 +216,7 @@ def run(
     workspace: PathLike | None = None,
     progress: bool = True,
     kernel: str | None = None,
+    theme: str | None = None,
 ) -> RunResult:
     """Run a workspace's notebooks with validated parameters; record the run and publish its reports.
 
@@ -218,14 +228,117 @@ def run(
     - ``workers``: local processes (default: one per core); ``cluster``: a Dask scheduler address instead.
     - ``timeout``: seconds allowed to each cell. ``with_code``: keep code cells in the reports.
     - ``kernel``: the Jupyter kernel to run the notebooks with (default: the one each notebook names).
+    - ``theme``: the reports' look, ``"neutral"`` or ``"dsfr"`` (default: ``[tool.eig] theme``, else neutral).
 
-    Raises :class:`ParameterError` before any kernel starts when a value does not fit; returns a
-    :class:`RunResult` otherwise (check ``result.ok``; failed notebooks are kept in the run folder).
+    Raises :class:`ParameterError` before any kernel starts when a value does not fit, and
+    :class:`RunnerError` when ``runs/`` or ``reports/`` cannot be written (checked before any kernel
+    starts) or when the run is stopped by an unexpected error (the pool is closed first, the manifest says
+    "failed"). Returns a :class:`RunResult` otherwise (check ``result.ok``; failed or stopped notebooks
+    are kept, executed as far as they went, in the run folder).
     """
     root = find_workspace(workspace)
     paths = find_notebooks(root, notebooks)
     planned = plan(root, paths, params=params, overrides=overrides, grid=grid)
     check_kernel(kernel)
+    theme, partner = report_theme(root, theme)
+    command = {
+        "notebooks": [str(p) for p in notebooks or []],
+        "params": str(params) if params is not None and not isinstance(params, Mapping) else params,
+        "overrides": dict(overrides or {}),
+        "grid": str(grid) if isinstance(grid, str | os.PathLike) else grid,
+        "workers": workers,
+        "cluster": cluster,
+        "timeout": timeout,
+        "with_code": with_code,
+        "kernel": kernel,
+        "theme": theme,
+    }
+    state = prepare_record(root, planned, command, timeout=timeout, with_code=with_code, kernel=kernel)
+    state.theme, state.partner = theme, partner
+    try:
+        run_waves(state, workers=workers, cluster=cluster, progress=progress)
+    except EigError as error:
+        finalise(state, error)
+        raise
+    except Exception as error:  # disk full, a bug...: the pool is closed; say so plainly, exit non-zero
+        with contextlib.suppress(OSError):
+            finalise(state, error)
+        raise RunnerError(
+            f"run {state.run_id} stopped: {type(error).__name__}: {error}. "
+            f"Executed notebooks so far and the manifest are in {state.run_dir}."
+        ) from error
+    finalise(state)
+    result = RunResult(
+        state.run_id, state.run_dir, state.record["status"], state.entries, signal=state.signal
+    )
+    try:
+        result.reports_index = publish(state)
+    except OSError as error:
+        raise RunnerError(f"run {state.run_id}: the reports could not be published: {error}.") from error
+    if progress:
+        print(summary(result), file=sys.stderr)
+    return result
+
+
+@dataclass
+class RunState:
+    """A run being carried out: its folder, tasks, manifest record (``entries`` are its ``runs``)."""
+
+    root: Path
+    run_dir: Path
+    tasks: list[RunTask]
+    record: dict[str, Any]
+    clock: float = field(default_factory=time.perf_counter)
+    received: list[int] = field(default_factory=list)
+    theme: str = "neutral"  # the reports' look, and the partner named in the DSFR header
+    partner: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (its folder's name)."""
+        return str(self.record["run_id"])
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """One manifest entry per run, in run order."""
+        return self.record["runs"]
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that interrupted the run, if any."""
+        return self.received[0] if self.received else None
+
+
+def check_writable(folder: Path) -> None:
+    """Make sure files can be created in ``folder`` (created if missing), by creating one; RunnerError if not.
+
+    A real write, not ``os.access``: mode bits do not tell about read-only mounts, and root ignores them.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".eig-write-check-"):
+            pass
+    except OSError as error:
+        raise RunnerError(
+            f"{folder}: cannot write there ({error.strerror or error}); make it writable (or free some "
+            "space) before running: nothing was run."
+        ) from error
+
+
+def prepare_record(
+    root: Path,
+    planned: list[tuple[Path, str, dict[str, Any]]],
+    command: dict[str, Any],
+    *,
+    timeout: float | None,
+    with_code: bool,
+    kernel: str | None = None,
+) -> RunState:
+    """Stage 1: check that ``runs/`` and ``reports/`` are writable, mark runs whose driver died as abandoned,
+    create the run folder and write its manifest ("running", every run "pending")."""
+    for folder in (root / "runs", root / "reports"):
+        check_writable(folder)
+    manifests.abandon_stale(root / "runs")
     run_id = manifests.new_run_id()
     run_dir = root / "runs" / run_id
     run_dir.mkdir(parents=True)
@@ -250,80 +363,121 @@ def run(
         "status": "running",
         "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "workspace": str(root),
-        "command": {
-            "notebooks": [str(p) for p in notebooks or []],
-            "params": str(params) if params is not None and not isinstance(params, Mapping) else params,
-            "overrides": dict(overrides or {}),
-            "grid": str(grid) if isinstance(grid, str | os.PathLike) else grid,
-            "workers": workers,
-            "cluster": cluster,
-            "timeout": timeout,
-            "with_code": with_code,
-            "kernel": kernel,
-        },
+        "driver": manifests.driver(),
+        "command": command,
         "environment": manifests.environment(),
         "git": manifests.git_state(root),
         "runs": entries,
     }
     manifests.write(run_dir, record)
-    clock = time.perf_counter()
-    received: list[int] = []
-    waves = _waves(tasks)
+    return RunState(root, run_dir, tasks, record)
+
+
+def run_waves(state: RunState, *, workers: int | None, cluster: str | None, progress: bool) -> None:
+    """Stage 2: execute the runs wave after wave (a wave: the runs of one notebook, in parallel), recording
+    and rendering each outcome as it arrives; after a failed wave the later ones are skipped.
+
+    Ctrl-C or SIGTERM stops every worker (each stops its kernel) and marks the runs not finished as
+    interrupted. Any other exception stops the pool too, then propagates.
+    """
+    waves = _waves(state.tasks)
     workers = max(1, min(workers or os.cpu_count() or 1, max(len(wave) for wave in waves)))
-    bar = Progress(len(tasks), enabled=progress)
+    bar = Progress(len(state.tasks), enabled=progress)
 
     def settle(outcome: dict[str, Any]) -> None:
-        entry = entries[outcome["index"]]
+        entry = state.entries[outcome["index"]]
         entry.update({key: value for key, value in outcome.items() if key not in {"index", "name"}})
+        if entry["status"] == "ok":
+            render_report(state.tasks[outcome["index"]], entry, state.theme, state.partner)
         bar.update(entry["status"])
-        manifests.write(run_dir, record)
+        manifests.write(state.run_dir, state.record)
 
     try:
-        with _sigterm_as_interrupt(received):
-            from eigkit.runner.pool import make_pool
-
-            try:
-                pool = make_pool(workers, cluster)
-            except RuntimeError as error:
-                raise RunnerError(str(error)) from error
+        with _sigterm_as_interrupt(state.received):
+            pool = _open_pool(workers, cluster)
             try:
                 for position, wave in enumerate(waves):
                     for outcome in pool.run_wave(wave):
                         settle(outcome)
-                    if any(entries[task.index]["status"] != "ok" for task in wave):
+                    if any(state.entries[task.index]["status"] != "ok" for task in wave):
                         for later in waves[position + 1 :]:
                             for task in later:
-                                entries[task.index]["status"] = "skipped"
+                                state.entries[task.index]["status"] = "skipped"
                         break
             except KeyboardInterrupt:
-                received.append(signal.SIGINT) if not received else None
+                state.received.append(signal.SIGINT) if not state.received else None
                 with _ignoring_signals():
                     for outcome in pool.interrupt():
                         settle(outcome)
-                    for entry in entries:
-                        if entry["status"] == "pending":
-                            entry["status"] = "interrupted"
+            except BaseException:
+                with _ignoring_signals(), contextlib.suppress(Exception):
+                    pool.interrupt()
+                raise
             else:
                 pool.close()
     finally:
         bar.close()
-        statuses = [entry["status"] for entry in entries]
-        record["status"] = "interrupted" if received else manifests.overall_status(statuses)
-        if record["status"] == "running":
-            record["status"] = "interrupted"
-        for entry in entries:
-            if entry["status"] == "pending":
-                entry["status"] = "interrupted"
-        record["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
-        record["duration_s"] = round(time.perf_counter() - clock, 3)
-        manifests.write(run_dir, record)
+
+
+def _open_pool(workers: int, cluster: str | None) -> Any:
+    from eigkit.runner.pool import make_pool
+
+    try:
+        return make_pool(workers, cluster)
+    except RuntimeError as error:
+        raise RunnerError(str(error)) from error
+
+
+def finalise(state: RunState, error: BaseException | None = None) -> None:
+    """Stage 3: settle the overall status and every run not finished, then write the final manifest.
+
+    Interrupted when a signal stopped the run (unfinished runs: interrupted); failed when an error stopped
+    it, even before any notebook started (unfinished runs: skipped); else from the runs' statuses.
+    """
+    record = state.record
+    unfinished = "interrupted" if state.received else "skipped"
+    for entry in state.entries:
+        if entry["status"] in {"pending", "running"}:
+            entry["status"] = unfinished
+    if state.received:
+        record["status"] = "interrupted"
+    elif error is not None:
+        record["status"] = "failed"
+        record["error"] = {"ename": type(error).__name__, "evalue": str(error)}
+    else:
+        record["status"] = manifests.overall_status([entry["status"] for entry in state.entries])
+    record["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    record["duration_s"] = round(time.perf_counter() - state.clock, 3)
+    manifests.write(state.run_dir, record)
     with contextlib.suppress(OSError):
-        (run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
-    result = RunResult(run_id, run_dir, record["status"], entries, signal=received[0] if received else None)
-    result.reports_index = _publish(root, run_dir, run_id, entries)
-    if progress:
-        print(summary(result), file=sys.stderr)
-    return result
+        (state.run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
+
+
+def render_report(
+    task: RunTask, entry: dict[str, Any], theme: str = "neutral", partner: str | None = None
+) -> None:
+    """Stage 4, for one successful run as soon as it ends: render its report into the run folder. A report
+    that cannot be rendered fails that run (the error is recorded), never the others."""
+    try:
+        report.write_report(task.output, task.report, with_code=task.with_code, theme=theme, partner=partner)
+    except Exception as error:
+        entry["status"] = "failed"
+        entry["error"] = {
+            "cell_index": None,
+            "ename": "ReportError",
+            "evalue": f"the HTML report could not be rendered: {type(error).__name__}: {error}",
+        }
+        return
+    entry["report"] = f"reports/{task.report.name}"
+
+
+def publish(state: RunState) -> Path | None:
+    """Stage 4: write the run's own index, then publish its successful reports into ``reports/``."""
+    for entry in state.entries:
+        entry.setdefault("report", None)
+    run_reports = state.run_dir / "reports"
+    write_text(run_reports / "index.html", report.index_html(state.run_id, state.entries, {}, link_prefix=""))
+    return report.publish(state.root / "reports", state.run_id, state.entries, state.run_dir)
 
 
 @contextlib.contextmanager
@@ -351,15 +505,15 @@ def _waves(tasks: list[RunTask]) -> list[list[RunTask]]:
     return waves
 
 
-def _publish(root: Path, run_dir: Path, run_id: str, entries: list[dict[str, Any]]) -> Path | None:
-    """Write the run's index and publish its successful reports into the workspace's ``reports/``."""
-    for entry in entries:
-        entry.setdefault("report", None)
-    run_reports = run_dir / "reports"
-    from eigkit.atomic import write_text
-
-    write_text(run_reports / "index.html", report.index_html(run_id, entries, {}, link_prefix=""))
-    return report.publish(root / "reports", run_id, entries, run_reports.parent)
-
-
-__all__ = ["ParameterError", "RunResult", "RunnerError", "plan", "run"]
+__all__ = [
+    "ParameterError",
+    "RunResult",
+    "RunState",
+    "RunnerError",
+    "finalise",
+    "plan",
+    "prepare_record",
+    "publish",
+    "run",
+    "run_waves",
+]

@@ -4,14 +4,19 @@ It says which notebooks ran with which parameters, how each ended (ok / failed /
 with the failing cell and error), how long it took, with which versions of the kit, Python and key
 packages, from which git commit of the workspace (and whether it had uncommitted changes), and which data
 each notebook read (the records ``eigkit.data`` appends to ``EIG_DATA_USAGE``). It is rewritten atomically
-after every notebook, so it is complete and readable even when a run is cut short.
+after every notebook, so it is complete and readable even when a run is cut short. It names the process
+that drives the run (host, pid, start time): a run still "running" whose driver is gone was killed
+(SIGKILL, power cut) and is marked "abandoned" by the next ``eig run``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
 import secrets
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from eigkit.atomic import write_json
+from eigkit.runner.lifeline import pid_alive, process_start_time
 
 MANIFEST = "manifest.json"
 KEY_PACKAGES = (
@@ -79,6 +85,52 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": package_versions(),
     }
+
+
+def driver() -> dict[str, Any]:
+    """Who drives the run: host name, pid and the pid's start time (to tell a reused pid apart)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start_time": process_start_time(pid)}
+
+
+def driver_gone(record: dict[str, Any]) -> bool:
+    """True when ``record`` says "running" but its driver process, on this host, no longer exists."""
+    info = record.get("driver")
+    if record.get("status") != "running" or not isinstance(info, dict):
+        return False
+    if info.get("host") != socket.gethostname():
+        return False  # another machine sharing the folder: cannot tell
+    pid = info.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid):
+        return True
+    started = info.get("start_time")
+    return started is not None and process_start_time(pid) not in {None, started}
+
+
+def abandon_stale(runs_dir: Path) -> list[Path]:
+    """Mark as "abandoned" every run of ``runs_dir`` still "running" whose driver is gone; return them.
+
+    Its unfinished notebooks are marked "abandoned" too; what it recorded before is kept as it was.
+    """
+    abandoned = []
+    for path in sorted(runs_dir.glob(f"*/{MANIFEST}")) if runs_dir.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError):
+            with open(path, encoding="utf-8") as stream:  # the status comes second: skip finished runs fast
+                if '"status": "running"' not in stream.read(200):
+                    continue
+            if not driver_gone(json.loads(path.read_text(encoding="utf-8"))):
+                continue
+            record = json.loads(path.read_text(encoding="utf-8"))  # again: it may have ended, then exited
+            if record.get("status") != "running":
+                continue
+            record["status"] = "abandoned"
+            record["abandoned_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+            for entry in record.get("runs", []):
+                if entry.get("status") in {"pending", "running"}:
+                    entry["status"] = "abandoned"
+            write(path.parent, record)
+            abandoned.append(path.parent)
+    return abandoned
 
 
 def write(run_dir: Path, manifest: dict[str, Any]) -> Path:

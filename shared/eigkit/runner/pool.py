@@ -2,7 +2,8 @@
 
 Both take batches ("waves") of :class:`~eigkit.runner.worker.RunTask` and yield one outcome dict per task
 as runs finish. Local workers import papermill once and run many notebooks, each in its own fresh kernel;
-they ignore Ctrl-C (the driving process decides) and stop their current kernel when sent SIGTERM.
+they ignore Ctrl-C (the driving process decides) and stop their current kernel when sent SIGTERM, which
+they also receive when the driving process dies, however it dies (:mod:`eigkit.runner.lifeline`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from eigkit.runner.lifeline import die_with
 from eigkit.runner.worker import RunTask, execute_task, warm_kernels
 
 STOP_GRACE = 20.0  # seconds a worker gets to stop its kernel and report, once interrupted
@@ -22,25 +24,32 @@ CONNECT_TIMEOUT = "30s"  # how long to wait for a Dask scheduler to answer
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    """Interrupt the worker once; later signals are ignored so that stopping the kernel is not cut short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _worker_main(tasks: Any, results: Any, environment: dict[str, str]) -> None:
+def _worker_main(tasks: Any, results: Any, environment: dict[str, str], driver: int) -> None:
     """Body of a local worker process: run tasks until told to stop (``None``) or interrupted.
 
     ``environment`` is the caller's ``os.environ`` when the pool was made: workers fork from
     multiprocessing's fork server, which keeps the environment of the moment it started (the first pool of
-    the process), so without it a variable set since then would never reach the notebooks.
+    the process), so without it a variable set since then would never reach the notebooks. ``driver`` is
+    the pid of the process that made the pool: the worker stops (SIGTERM) when it is gone.
     """
     os.environ.clear()
     os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the driver decides
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    die_with(driver, signal.SIGTERM)
     try:
         with warm_kernels():
             while (task := tasks.get()) is not None:
                 results.put(("started", task.index, os.getpid()))
-                outcome = execute_task(task)
+                try:
+                    outcome = execute_task(task)
+                except Exception as error:  # a bug or an unwritable run folder: that run fails, not the pool
+                    outcome = _lost(task, str(error), ename=type(error).__name__)
                 results.put(("done", outcome, os.getpid()))
                 if outcome["status"] == "interrupted":
                     break
@@ -48,9 +57,9 @@ def _worker_main(tasks: Any, results: Any, environment: dict[str, str]) -> None:
         pass
 
 
-def _lost(task: RunTask, reason: str, status: str = "failed") -> dict[str, Any]:
-    """The outcome of a task whose worker vanished or that never started."""
-    error = {"cell_index": None, "ename": "WorkerLost", "evalue": reason} if status == "failed" else None
+def _lost(task: RunTask, reason: str, status: str = "failed", ename: str = "WorkerLost") -> dict[str, Any]:
+    """The outcome of a task whose worker vanished, that never started, or that the worker could not run."""
+    error = {"cell_index": None, "ename": ename, "evalue": reason} if status == "failed" else None
     return {
         "index": task.index,
         "name": task.name,
@@ -71,7 +80,9 @@ class LocalPool:
         self._results = context.Queue()
         self._processes = [
             context.Process(
-                target=_worker_main, args=(self._tasks, self._results, dict(os.environ)), daemon=True
+                target=_worker_main,
+                args=(self._tasks, self._results, dict(os.environ), os.getpid()),
+                daemon=True,
             )
             for _ in range(max(1, workers))
         ]

@@ -71,8 +71,8 @@ def summary(result: RunResult) -> str:
     lines = [_table(rows), ""]
     for entry in result.runs:
         error = entry.get("error")
-        if entry["status"] == "failed" and error:
-            lines.append(f"✗ {entry['name']} failed in {_error_line(entry)}")
+        if entry["status"] in {"failed", "interrupted"} and error:
+            lines.append(f"✗ {entry['name']} {entry['status']} in {_error_line(entry)}")
             if error.get("source"):
                 lines.extend(f"    | {line}" for line in str(error["source"]).splitlines())
             if entry.get("output"):

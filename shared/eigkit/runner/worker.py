@@ -2,8 +2,9 @@
 
 :func:`execute_task` runs one :class:`RunTask` through papermill's Python API with the kernel's cwd at the
 workspace root and ``EIG_WORKSPACE`` / ``EIG_DATA_USAGE`` set, writes the executed notebook to a temporary
-path then moves it into place, renders the HTML report of a successful run, and returns a plain dict
-(picklable, JSON-ready) describing what happened.
+path then moves it into place, however the run ended (a stopped run keeps the notebook executed so far,
+with the cell it stopped in), and returns a plain dict (picklable, JSON-ready) describing what happened.
+Reports are rendered later, by the publishing stage (:mod:`eigkit.runner.report`).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _now() -> str:
 
 def execute_task(task: RunTask) -> dict[str, Any]:
     """Run one notebook; return ``index``, ``name``, ``status`` (ok / failed / interrupted), ``error``
-    (cell index, execution count, ename, evalue), timings, ``data`` (usage records) and ``report``.
+    (ename, evalue, and the cell index in the source notebook, execution count and source), timings,
+    ``data`` (usage records) and ``output`` (the executed notebook's name in the run folder).
 
     Runs in one process go one at a time: a run sets the process's environment for its kernel, so two runs
     in threads of one process (a Dask worker with several threads) would hand each other's data-usage file
@@ -143,10 +145,11 @@ def _execute(task: RunTask) -> dict[str, Any]:
     from papermill.exceptions import PapermillExecutionError
 
     from eigkit import secrets
+    from eigkit.runner.engine import ENGINE
     from eigkit.runner.params import use_kit_injection
 
     use_kit_injection()
-    for path in (task.work_path, task.log, task.report):
+    for path in (task.work_path, task.log):
         path.parent.mkdir(parents=True, exist_ok=True)
     task.usage.unlink(missing_ok=True)
     outcome: dict[str, Any] = {"index": task.index, "name": task.name, "started_at": _now(), "error": None}
@@ -162,6 +165,8 @@ def _execute(task: RunTask) -> dict[str, Any]:
                 task.notebook,
                 str(task.work_path),
                 parameters=task.parameters,
+                engine_name=ENGINE,
+                keep_partial_at=str(task.work_path),
                 cwd=task.workspace,
                 progress_bar=False,
                 request_save_on_cell_execute=False,
@@ -175,33 +180,56 @@ def _execute(task: RunTask) -> dict[str, Any]:
         outcome["status"] = "ok"
     except PapermillExecutionError as error:
         outcome["status"] = "failed"
-        outcome["error"] = {
-            "cell_index": error.cell_index,
-            "execution_count": error.exec_count,
-            "ename": error.ename,
-            "evalue": error.evalue,
-            "source": error.source,
-        }
+        outcome["error"] = {"ename": error.ename, "evalue": error.evalue}
     except KeyboardInterrupt:
         outcome["status"] = "interrupted"
-    except Exception as error:  # a kernel that died or timed out, an unreadable notebook...
+        outcome["error"] = {"ename": "Interrupted", "evalue": "stopped by Ctrl-C or SIGTERM"}
+    except Exception as error:  # a kernel that died, timed out or is not installed, an unreadable notebook...
         outcome["status"] = "failed"
-        outcome["error"] = {"cell_index": None, "ename": type(error).__name__, "evalue": str(error)}
+        outcome["error"] = {"ename": type(error).__name__, "evalue": describe_failure(error)}
     outcome["duration_s"] = round(time.perf_counter() - clock, 3)
     outcome["finished_at"] = _now()
     outcome["data"] = read_usage(task.usage)
     secrets.scrub_run(task.parameters, task.workspace, [task.work_path, task.log], outcome)
-    if outcome["status"] != "interrupted" and task.work_path.exists():
-        os.replace(task.work_path, task.output)
-        outcome["output"] = task.output.name
-    outcome["report"] = None
-    if outcome["status"] == "ok":
-        from eigkit.atomic import write_text
-        from eigkit.runner.report import render_html
-
-        write_text(task.report, render_html(task.output, with_code=task.with_code))
-        outcome["report"] = f"reports/{task.report.name}"
+    try:
+        outcome.update(keep_executed(task, outcome["error"]))
+    except OSError as error:  # e.g. a full disk: the run failed, the worker goes on
+        outcome["status"] = "failed"
+        outcome["error"] = {"cell_index": None, "ename": type(error).__name__, "evalue": str(error)}
     return outcome
+
+
+def keep_executed(task: RunTask, error: dict[str, Any] | None) -> dict[str, Any]:
+    """Move the executed notebook (complete or stopped) to its final path, atomically; return the outcome's
+    ``output`` and, for a stopped run, its ``error`` completed with the cell it stopped in."""
+    from eigkit.atomic import copy_file
+    from eigkit.runner.partial import read_notebook, stopped_cell
+
+    kept: dict[str, Any] = {}
+    notebook = read_notebook(task.work_path)  # None: never written, or cut mid-write by a signal
+    if error is not None:
+        cell = stopped_cell(notebook) if notebook is not None else None
+        kept["error"] = error | {
+            "cell_index": cell.cell_index if cell else None,
+            "execution_count": cell.execution_count if cell else None,
+            "source": cell.source if cell else None,
+        }
+    if notebook is not None:
+        copy_file(task.work_path, task.output)
+        kept["output"] = task.output.name
+    task.work_path.unlink(missing_ok=True)
+    return kept
+
+
+def describe_failure(error: BaseException) -> str:
+    """The message of a failure outside any cell, with what to do for a kernel that is not installed."""
+    text = str(error) or type(error).__name__
+    if type(error).__name__ == "NoSuchKernel":
+        from jupyter_client.kernelspec import find_kernel_specs
+
+        installed = ", ".join(sorted(find_kernel_specs())) or "none"
+        text += f" (kernels installed here: {installed}; the notebook's metadata.kernelspec names the kernel)"
+    return text
 
 
 def read_usage(path: Path) -> list[dict[str, Any]]:
