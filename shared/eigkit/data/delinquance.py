@@ -13,8 +13,8 @@ Normalised columns: ``indicateur``, ``unite_de_compte`` (lower case: ``victime``
 ``véhicule``, ``mis en cause``, ...), ``annee`` (4 digits), ``dep`` (départements only) and ``reg`` (INSEE
 codes as text), ``nombre``, ``insee_pop``, ``insee_pop_millesime``, ``insee_log``, ``insee_log_millesime``,
 ``taux_pour_mille`` (per 1,000 inhabitants, or per 1,000 dwellings for burglaries of dwellings, as published).
-Rows with no territory (the 2023 départementale base has one per indicator and year, count 0, every other
-field ``NA``) are dropped: they locate nothing. A file re-saved by a spreadsheet (codes without their zeros)
+Rows with no territory (the 2023 editions have one per indicator and year, count 0, every other field
+``NA``) are dropped: they locate nothing. A file re-saved by a spreadsheet (codes without their zeros)
 is refused. The ``etat4001`` table (the xlsx workbook) is read by :mod:`eigkit.data.etat4001`.
 """
 
@@ -112,8 +112,8 @@ def read_base(path: Path, *, level: str) -> pd.DataFrame:
             f"{path}: this is the départementale base (it has a département column); load it as "
             "delinquance.departements."
         )
-    if level == "departements":
-        raw = raw[~raw["dep"].str.strip().isin(["NA", ""]).to_numpy()].reset_index(drop=True)
+    territory_column = "dep" if level == "departements" else "reg"
+    raw = raw[~raw[territory_column].str.strip().isin(["NA", ""]).to_numpy()]  # labels = file rows
     out = pd.DataFrame(index=raw.index)
     out["indicateur"] = as_category(raw["indicateur"])
     out["unite_de_compte"] = as_category(
@@ -135,7 +135,7 @@ def read_base(path: Path, *, level: str) -> pd.DataFrame:
             out[column] = _years(raw[column], path=path, column=name)
         else:
             out[column] = as_float(raw[column], path=path, column=name, decimal_comma=True)
-    return out
+    return out.reset_index(drop=True)
 
 
 def _published(published: list[str], normalised: str) -> str:

@@ -25,9 +25,12 @@ RESAVED = (
 
 
 def line_of(series: pd.Series, mask: pd.Series | np.ndarray, *, header_lines: int = 1) -> int:
-    """File line (1-based, header counted) of the first row where ``mask`` is true."""
+    """File line (1-based, header counted) of the first row where ``mask`` is true.
+
+    The row's index label is its position in the file as read (readers that drop rows keep the labels).
+    """
     position = int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
-    return position + header_lines + 1
+    return int(series.index[position]) + header_lines + 1
 
 
 def _checked(

@@ -18,6 +18,8 @@ INDICATORS = ("Cambriolages de logement", "Coups et blessures volontaires", "Hom
 #: départements kept in the état 4001 sample (police and gendarmerie, metropolitan, Corse, overseas)
 ETAT4001_DEPARTEMENTS = ("01", "2A", "44", "971")
 HENDAYE = "dvf-geo-variante-hendaye-64260-2019-2023.csv"
+#: years of the Hendaye extract kept (the samples of the whole kit stay under 3 MB)
+HENDAYE_YEARS = (2022, 2023)
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -42,7 +44,7 @@ def ssmsi(source: Path, target: Path) -> None:
 def hendaye(source: Path, target: Path) -> None:
     """The Hendaye geolocated extract split by year of mutation (``date_mutation`` is the second field)."""
     lines = _lines(source / "dvf" / HENDAYE)
-    for year in range(2019, 2024):
+    for year in HENDAYE_YEARS:
         keep = [line for line in lines[1:] if line.split(b",")[1].startswith(f"{year}-".encode())]
         name = f"dvf-geo-variante-hendaye-64260-{year}.csv"
         _write(target / "dvf" / name, [lines[0], *keep], final_newline=True)
