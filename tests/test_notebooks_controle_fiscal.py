@@ -1,6 +1,6 @@
-"""The controle-fiscal kind: its notebook runs on the embedded DVF extracts, passes nbval, and the prices per m²,
-robust outliers and suspicious declarations it lists agree with an independent computation on the loader's
-table."""
+"""The controle-fiscal kind: its notebook runs on the embedded DVF extracts, passes nbval, and the prices per
+m², robust outliers and suspicious declarations it lists agree with an independent computation on the
+loader's table."""
 
 from __future__ import annotations
 

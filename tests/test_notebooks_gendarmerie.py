@@ -1,5 +1,5 @@
-"""The gendarmerie kind: its notebooks run on the embedded SSMSI and état 4001 extracts, pass nbval, draw their
-maps and charts, and the rates, shares and breaks they show agree with an independent computation on the
+"""The gendarmerie kind: its notebooks run on the embedded SSMSI and état 4001 extracts, pass nbval, draw
+their maps and charts, and the rates, shares and breaks they show agree with an independent computation on the
 loaders' tables."""
 
 from __future__ import annotations
