@@ -372,3 +372,30 @@ def test_ssmsi_error_line_counts_the_dropped_unlocated_rows(tmp_path):
     path.write_text("\n".join(damaged), encoding="utf-8")
     with pytest.raises(data.DataError, match=rf"column 'annee', line {unlocated + 2}: 'x7'"):
         data.read("delinquance.departements", path)
+
+
+FULL_WORKBOOK = Path("/work/shared/data/delinquance/crimes-et-delits-enregistres.xlsx")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not FULL_WORKBOOK.is_file(), reason="the kit's copy of the whole état 4001 workbook is absent"
+)
+def test_etat4001_whole_published_workbook():
+    """The publisher's workbook itself (4 MB, not embedded): every sheet, the shapes its PROVENANCE states."""
+    frame = data.read("delinquance.etat4001", FULL_WORKBOOK)
+    sheets = frame.groupby(["force", "annee"], observed=True)
+    assert len(sheets) == 18
+    assert (sheets["index"].nunique() == 107).all()
+    services = sheets["service"].size() // 107
+    # PN sheets: 599-803 columns minus A-B; GN sheets: 373-385 minus A-B and 3-5 trailing empty columns
+    assert services.loc["PN"].between(597, 801).all() and services.loc["GN"].between(366, 383).all()
+    nantes = frame[
+        (frame["annee"] == 2020) & (frame["force"] == "PN") & (frame["index"] == 27) & (frame["dep"] == "44")
+    ].set_index("service")["nombre"]
+    assert nantes["CIAT CENTRAL DE NANTES"] == 3160
+    sample = data.load("delinquance.etat4001", source="sample")
+    keys = ["annee", "force", "dep", "service", "index"]
+    joined = sample.merge(frame, on=keys, suffixes=("_sample", "_full"))
+    assert len(joined) == len(sample)  # the sample's cells are the publisher's, cell for cell
+    assert joined["nombre_sample"].astype("Float64").equals(joined["nombre_full"].astype("Float64"))
