@@ -13,7 +13,8 @@ Two publications, one schema:
 One mutation spans several lines (one per parcel, lot, premises or crop) that all REPEAT its price: never sum
 ``valeur_fonciere`` over lines. In raw files a mutation is a run of consecutive lines with the same date,
 nature, price and département; its ``id_mutation`` is built as ``<year>-dgfip-<n>`` (``n`` counts mutations in
-the file), Etalab's ids are kept.
+the file), Etalab's ids are kept. (Two different mutations of the same day, nature, price and département
+written one after the other would be taken as one: the raw files give no better key.)
 
 Normalised columns: ``id_mutation``, ``date_mutation``, ``annee``, ``numero_disposition``,
 ``nature_mutation``, ``valeur_fonciere`` (EUR, NaN when empty), ``dep``, ``code_commune`` (INSEE, 5
