@@ -112,4 +112,3 @@ def test_suspicious_declarations_recomputed(listed: pd.DataFrame, lines: pd.Data
 
 def test_outputs_are_checked_by_nbval(run: KindRun):
     assert nbval_check(run) == 0
-

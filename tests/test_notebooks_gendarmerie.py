@@ -101,4 +101,3 @@ def test_unknown_indicator_is_refused_with_the_published_list(tmp_path: Path):
     workspace = make_workspace(KIND, tmp_path / "ws")
     with pytest.raises(AssertionError, match="Vols de chevaux"):
         run_kind(KIND, workspace, overrides={"indicateurs": ["Vols de chevaux"]})
-
