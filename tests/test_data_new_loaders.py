@@ -399,3 +399,23 @@ def test_etat4001_whole_published_workbook():
     joined = sample.merge(frame, on=keys, suffixes=("_sample", "_full"))
     assert len(joined) == len(sample)  # the sample's cells are the publisher's, cell for cell
     assert joined["nombre_sample"].astype("Float64").equals(joined["nombre_full"].astype("Float64"))
+
+
+def test_a_bad_number_is_refused_with_its_line(tmp_path):
+    lines = (DELINQUANCE / "donnee-dep-2023.csv").read_text(encoding="utf-8-sig").split("\n")
+    bad = tmp_path / "donnee-dep.csv"
+    bad.write_text("\n".join([lines[0], lines[1], lines[2].replace('"10"', '"dix"', 1)]), encoding="utf-8")
+    with pytest.raises(
+        data.DataError, match=r"line 3, column 'faits' holds 'dix' where a number is expected"
+    ):
+        data.read("delinquance.departements", bad)
+    bad.write_text("\n".join([lines[0], lines[1], lines[2].replace('"10"', '"10.5"', 1)]), encoding="utf-8")
+    with pytest.raises(data.DataError, match=r"line 3, column 'faits' holds decimals where whole numbers"):
+        data.read("delinquance.departements", bad)
+    raw = (DVF / "valeursfoncieres-2020-extrait-01.txt").read_text(encoding="utf-8").split("\n")
+    rooms = tmp_path / "rooms.txt"
+    rooms.write_text("\n".join([raw[0], raw[1], raw[12].replace("|35|2|", "|35|2,5|")]), encoding="utf-8")
+    with pytest.raises(
+        data.DataError, match=r"line 3, column 'nombre_pieces_principales' holds '2,5' where a number"
+    ):
+        data.read("dvf.mutations", rooms)

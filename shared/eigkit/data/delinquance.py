@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from eigkit.data import territory
-from eigkit.data.columns import as_category, as_float, as_int, require_columns
+from eigkit.data import rows, territory
+from eigkit.data.columns import as_category, require_columns
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
@@ -92,7 +92,7 @@ def _years(series: pd.Series, *, path: Path, column: str) -> pd.Series:
     if bad.any():
         line = territory.line_of(series, bad)
         raise DataError(f"{path}: column {column!r}, line {line}: {series[bad].iloc[0]!r} is not a year.")
-    years = as_int(text, path=path, column=column, dtype="Int16")
+    years = rows.integers(text, path=path, column=column, dtype="Int16")
     return years.where(years >= 100, years + 2000)
 
 
@@ -123,18 +123,20 @@ def read_base(path: Path, *, level: str) -> pd.DataFrame:
     if level == "departements":
         out["dep"] = territory.departements(raw["dep"], path=path, column=_published(published, "dep"))
     out["reg"] = territory.regions(raw["reg"], path=path, column=_published(published, "reg"))
-    out["nombre"] = as_int(raw["nombre"], path=path, column=_published(published, "nombre"), dtype="Int64")
+    out["nombre"] = rows.integers(
+        raw["nombre"], path=path, column=_published(published, "nombre"), dtype="Int64"
+    )
     for column, kind in (("insee_pop", "int"), ("insee_pop_millesime", "year"), ("insee_log", "float"),
                          ("insee_log_millesime", "year"), ("taux_pour_mille", "float")):  # fmt: skip
         name = _published(published, column)
         if column not in raw.columns:
             out[column] = pd.Series(None, index=raw.index, dtype="float64" if kind == "float" else "Int64")
         elif kind == "int":
-            out[column] = as_int(raw[column], path=path, column=name, dtype="Int64")
+            out[column] = rows.integers(raw[column], path=path, column=name, dtype="Int64")
         elif kind == "year":
             out[column] = _years(raw[column], path=path, column=name)
         else:
-            out[column] = as_float(raw[column], path=path, column=name, decimal_comma=True)
+            out[column] = rows.decimals(raw[column], path=path, column=name, decimal_comma=True)
     return out.reset_index(drop=True)
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eigkit.data import territory
-from eigkit.data.columns import as_category, as_float, as_int, as_text, require_columns
+from eigkit.data import rows, territory
+from eigkit.data.columns import as_category, as_text, require_columns
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
@@ -150,7 +150,7 @@ def _geolocated(raw: pd.DataFrame, *, path: Path) -> pd.DataFrame:
     out["id_mutation"] = as_text(raw["id_mutation"])
     for column in ("longitude", "latitude"):
         out[column] = (
-            as_float(raw[column], path=path, column=column, decimal_comma=False)
+            rows.decimals(raw[column], path=path, column=column, decimal_comma=False)
             if column in raw.columns
             else np.nan
         )
@@ -164,21 +164,25 @@ def _common(raw: pd.DataFrame, *, path: Path, date_format: str, decimal_comma: b
     out = pd.DataFrame(index=raw.index)
     out["date_mutation"] = _dates(raw["date_mutation"], path=path, column="date_mutation", fmt=date_format)
     out["annee"] = out["date_mutation"].dt.year.astype("Int16")
-    out["numero_disposition"] = as_int(
+    out["numero_disposition"] = rows.integers(
         raw.get("numero_disposition", empty), path=path, column="numero_disposition", dtype="Int16"
     )
     out["nature_mutation"] = as_category(raw["nature_mutation"])
     for column in ("valeur_fonciere", "lot1_surface_carrez", "surface_reelle_bati", "surface_terrain"):
-        out[column] = as_float(raw.get(column, empty), path=path, column=column, decimal_comma=decimal_comma)
+        out[column] = rows.decimals(
+            raw.get(column, empty), path=path, column=column, decimal_comma=decimal_comma
+        )
     out["dep"] = as_category(raw["code_departement"])
     out["code_commune"] = territory.communes(raw["code_commune"], path=path, column="code_commune")
     out["nom_commune"] = as_category(raw.get("nom_commune", empty))
     out["code_postal"] = as_category(raw.get("code_postal", empty))
     out["id_parcelle"] = as_text(raw.get("id_parcelle", empty))
-    out["nombre_lots"] = as_int(raw.get("nombre_lots", empty), path=path, column="nombre_lots", dtype="Int16")
+    out["nombre_lots"] = rows.integers(
+        raw.get("nombre_lots", empty), path=path, column="nombre_lots", dtype="Int16"
+    )
     out["code_type_local"] = as_category(raw.get("code_type_local", empty))
     out["type_local"] = as_category(raw.get("type_local", empty))
-    out["nombre_pieces_principales"] = as_int(
+    out["nombre_pieces_principales"] = rows.integers(
         raw.get("nombre_pieces_principales", empty), path=path, column="nombre_pieces_principales",
         dtype="Int16",
     )  # fmt: skip

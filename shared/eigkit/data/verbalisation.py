@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from eigkit.data import territory
-from eigkit.data.columns import as_int, as_text, require_columns
+from eigkit.data import rows, territory
+from eigkit.data.columns import as_text, require_columns
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
@@ -57,7 +57,7 @@ def read(table: str, path: Path) -> pd.DataFrame:
     out["date_mise_en_service"] = parsed.astype("datetime64[s]")
     out["voie"] = as_text(raw["Nom de la voie"])
     out["sens"] = as_text(raw["Sens de circulation"])
-    out["dossiers_infractions"] = as_int(
+    out["dossiers_infractions"] = rows.integers(
         raw["Nombre de dossiers d'infractions"], path=path, column="Nombre de dossiers d'infractions",
         dtype="Int64",
     )  # fmt: skip
