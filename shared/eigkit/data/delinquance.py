@@ -112,8 +112,6 @@ def read_base(path: Path, *, level: str) -> pd.DataFrame:
             f"{path}: this is the départementale base (it has a département column); load it as "
             "delinquance.departements."
         )
-    territory_column = "dep" if level == "departements" else "reg"
-    raw = raw[~raw[territory_column].str.strip().isin(["NA", ""]).to_numpy()]  # labels = file rows
     out = pd.DataFrame(index=raw.index)
     out["indicateur"] = as_category(raw["indicateur"])
     out["unite_de_compte"] = as_category(
@@ -137,7 +135,8 @@ def read_base(path: Path, *, level: str) -> pd.DataFrame:
             out[column] = _years(raw[column], path=path, column=name)
         else:
             out[column] = rows.decimals(raw[column], path=path, column=name, decimal_comma=True)
-    return out.reset_index(drop=True)
+    located = out["dep" if level == "departements" else "reg"].notna().to_numpy()
+    return out[located].reset_index(drop=True)  # dropped after conversion: errors name the file's lines
 
 
 def _published(published: list[str], normalised: str) -> str:

@@ -37,8 +37,10 @@ def _first_bad_line(series: pd.Series, *, decimal_comma: bool, whole: bool) -> i
 
 
 def _with_line(error: DataError, series: pd.Series, *, path: Path | str, decimal_comma: bool, whole: bool):
-    line = _first_bad_line(series, decimal_comma=decimal_comma, whole=whole)
     message = str(error)
+    if " line " in message:  # the converter already names it
+        return error
+    line = _first_bad_line(series, decimal_comma=decimal_comma, whole=whole)
     if line is not None and message.startswith(f"{path}: "):
         message = f"{path}: line {line}, {message[len(str(path)) + 2 :]}"
     return DataError(message)
