@@ -17,6 +17,8 @@ NAMES = [
     "baac.caracteristiques", "baac.lieux", "baac.vehicules", "baac.usagers", "radars", "sdis.interventions",
     "secmar.operations", "secmar.flotteurs", "secmar.resultats_humain", "secmar.operations_stats",
     "geo.departements", "geo.regions", "ccomptes.publications",
+    "dvf.mutations", "delinquance.departements", "delinquance.regions", "delinquance.etat4001",
+    "radars.verbalisation", "insee.population",
 ]  # fmt: skip
 
 

@@ -9,7 +9,10 @@ import json
 import re
 import sys
 
-KINDS = ("generique", "securite-routiere", "pompiers", "sauvetage-en-mer", "cour-des-comptes")
+KINDS = (
+    "generique", "securite-routiere", "pompiers", "sauvetage-en-mer", "cour-des-comptes", "controle-fiscal",
+    "gendarmerie",
+)
 CI_PROVIDERS = ("github", "gitlab", "both")
 LICENCES = (
     "MIT", "EUPL-1.2", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MPL-2.0",

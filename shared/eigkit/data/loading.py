@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from eigkit.data import baac, ccomptes, geo, radars, sdis, secmar
+from eigkit.data import baac, ccomptes, delinquance, dvf, geo, radars, sdis, secmar, verbalisation
 from eigkit.data.columns import concat_frames
 from eigkit.data.errors import DataError
 from eigkit.data.registry import Entry, entry
@@ -25,14 +25,20 @@ READERS: dict[str, ModuleType] = {
     "secmar": secmar,
     "geo": geo,
     "ccomptes": ccomptes,
+    "dvf": dvf,
+    "delinquance": delinquance,
+    "verbalisation": verbalisation,
 }
 SOURCES = ("remote", "cache", "sample")
 USAGE_ENV = "EIG_DATA_USAGE"
 #: column holding the year, per dataset name prefix (filters ``year=`` / ``years=``)
-YEAR_COLUMNS = {"baac": "an", "sdis": "annee", "secmar.operations": "annee", "ccomptes": "annee"}
+YEAR_COLUMNS = {"baac": "an", "sdis": "annee", "secmar.operations": "annee", "ccomptes": "annee",
+                "dvf": "annee", "delinquance": "annee", "radars.verbalisation": "annee",
+                "insee": "annee"}  # fmt: skip
 #: column holding the INSEE département code (filters ``dep=`` / ``departements=``)
 DEP_COLUMNS = {"baac.caracteristiques": "dep", "radars": "dep", "sdis": "dep", "secmar.operations": "dep",
-               "geo.departements": "code"}  # fmt: skip
+               "geo.departements": "code", "dvf": "dep", "delinquance.departements": "dep",
+               "delinquance.etat4001": "dep", "insee": "dep"}  # fmt: skip
 
 
 def _reader(item: Entry) -> ModuleType:

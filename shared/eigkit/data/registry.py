@@ -16,6 +16,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PACKAGE_DIR / "registry.csv"
 SAMPLES_DIR = PACKAGE_DIR / "samples"
 _YEAR_IN_NAME = re.compile(r"(19|20)\d{2}")
+SAMPLE_SUFFIXES = {".csv", ".geojson", ".json", ".txt", ".xlsx", ".gz"}
+#: tables sharing a family's sample folder: the file-name prefix of each table's samples
+SAMPLE_PREFIXES = {
+    "delinquance.departements": "donnee-dep", "delinquance.regions": "donnee-reg",
+    "delinquance.etat4001": "crimes-et-delits", "insee.population": "donnee-dep",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,7 @@ class Entry:
         folder = SAMPLES_DIR / self.family
         grouped: dict[int | None, list[Path]] = {}
         for path in sorted(folder.glob("*")):
-            if path.suffix.lower() not in {".csv", ".geojson", ".json"} or not _sample_matches(
-                self, path.name
-            ):
+            if path.suffix.lower() not in SAMPLE_SUFFIXES or not _sample_matches(self, path.name):
                 continue
             match = _YEAR_IN_NAME.search(path.name) if self.by_year else None
             grouped.setdefault(int(match.group(0)) if match else None, []).append(path)
@@ -71,6 +75,8 @@ def _sample_matches(entry: Entry, filename: str) -> bool:
         return filename == f"{entry.table}.csv"
     if entry.family == "geo":
         return filename.startswith(entry.table)
+    if entry.name in SAMPLE_PREFIXES:
+        return filename.startswith(SAMPLE_PREFIXES[entry.name])
     return True
 
 

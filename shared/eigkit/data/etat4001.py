@@ -1,0 +1,124 @@
+"""The état 4001 workbook ("crimes et délits enregistrés par les services de gendarmerie et de police").
+
+One sheet per force and year (``Services PN 2020``, ``Services GN 2012``, ...; the ``Présentation`` sheet
+holds only a text box), a header row of départements above each service column (PN sheets add a
+``Périmètres`` row: DCSP, DSPAP, DCPAF, ...), then the 107 index rows (code, label, one count per service).
+
+Normalised long table: ``annee``, ``force`` (``PN`` police nationale, ``GN`` gendarmerie nationale), ``dep``
+(INSEE code as text), ``perimetre`` (PN only), ``service``, ``index`` (1-107), ``libelle_index`` (as
+published, typos included), ``nombre``. Empty cells (unused indexes 96, 97, 99, 100 in GN sheets) become
+NA; trailing columns with neither département nor service are ignored. Reading needs ``openpyxl`` (extra
+``xlsx``).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eigkit.data import territory
+from eigkit.data.columns import as_category
+from eigkit.data.errors import DataError
+
+SHEET = re.compile(r"Services (PN|GN) (\d{4})")
+INDEX_ROWS = 107
+HEADER_FIRST_CELLS = {"Code index"}
+
+
+def _workbook(path: Path):
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise DataError(
+            f"{path}: reading the état 4001 workbook needs openpyxl: pip install 'eig-kit[xlsx]'."
+        ) from None
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise DataError(
+            f"{path}: not a readable xlsx workbook ({error}). Download the original file again."
+        ) from error
+
+
+def read(path: Path) -> pd.DataFrame:
+    """Every ``Services PN|GN <year>`` sheet of the workbook as one long table."""
+    book = _workbook(path)
+    try:
+        frames = [
+            _sheet(list(book[name].iter_rows(values_only=True)), path=path, sheet=name)
+            for name in book.sheetnames
+            if SHEET.fullmatch(name.strip())
+        ]
+    finally:
+        book.close()
+    if not frames:
+        raise DataError(
+            f"{path}: no sheet named 'Services PN <year>' or 'Services GN <year>' (found: "
+            f"{', '.join(book.sheetnames)}). Check that the file is the état 4001 workbook."
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    for column in ("force", "dep", "perimetre", "service", "libelle_index"):
+        frame[column] = as_category(frame[column].fillna(""))
+    frame["annee"] = frame["annee"].astype("Int16")
+    frame["index"] = frame["index"].astype("Int16")
+    frame["nombre"] = frame["nombre"].astype("Int64")
+    return frame
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _sheet(rows: list[tuple], *, path: Path, sheet: str) -> pd.DataFrame:
+    force, year = SHEET.fullmatch(sheet.strip()).groups()
+    where = f"{path}, sheet {sheet!r}"
+    header_at = next((i for i, row in enumerate(rows[:6]) if _text(row[0]) in HEADER_FIRST_CELLS), None)
+    if header_at is None or _text(rows[0][1]) != "Départements":
+        raise DataError(
+            f"{where}: the header rows ('Départements' in B1, 'Code index' in column A) are not where the "
+            "état 4001 puts them. Download the original workbook again."
+        )
+    perimetres = rows[1] if header_at == 2 else None
+    body = [row for row in rows[header_at + 1 :] if any(cell is not None for cell in row)]
+    if len(body) != INDEX_ROWS:
+        raise DataError(f"{where}: {len(body)} index rows where the état 4001 has {INDEX_ROWS}.")
+    columns = [j for j in range(2, len(rows[0])) if _text(rows[0][j]) or _text(rows[header_at][j])]
+    deps = pd.Series([_text(rows[0][j]) for j in columns], dtype="str")
+    codes = territory.departements(deps, path=where, column="Départements (row 1)", pad=True)
+    counts = np.full((len(body), len(columns)), np.nan)
+    for i, row in enumerate(body):
+        for k, j in enumerate(columns):
+            value = row[j] if j < len(row) else None
+            if value is None or value == "":
+                continue
+            if not isinstance(value, int | float) or value != int(value):
+                raise DataError(
+                    f"{where}: cell at row {header_at + 2 + i}, column {j + 1} holds {value!r} where a "
+                    "whole count is expected."
+                )
+            counts[i, k] = value
+    index_codes = [_text(row[0]) for row in body]
+    if not all(code.isdigit() for code in index_codes):
+        bad = next(code for code in index_codes if not code.isdigit())
+        raise DataError(f"{where}: column A holds {bad!r} where an index code (1-107) is expected.")
+    n_rows, n_cols = counts.shape
+    return pd.DataFrame(
+        {
+            "annee": int(year),
+            "force": force,
+            "dep": np.tile(np.asarray(codes.astype(object)), n_rows),
+            "perimetre": np.tile([_text(perimetres[j]) if perimetres else "" for j in columns], n_rows),
+            "service": np.tile([_text(rows[header_at][j]) for j in columns], n_rows),
+            "index": np.repeat([int(code) for code in index_codes], n_cols),
+            "libelle_index": np.repeat([_text(row[1]) for row in body], n_cols),
+            "nombre": pd.array(counts.reshape(-1), dtype="Float64").astype("Int64"),
+        }
+    )
