@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from eigkit.data import baac, ccomptes, geo, radars, sdis, secmar
+from eigkit.data import baac, ccomptes, eras, geo, radars, sdis, secmar
 from eigkit.data.registry import Entry
 from eigkit.errors import DataError
 
@@ -41,5 +41,8 @@ def normaliser_version(item: Entry) -> str:
 
 
 def parse(item: Entry, path: Path) -> pd.DataFrame:
-    """Parse and normalise ONE published file of ``item``."""
-    return reader(item).read(item.table, path)
+    """Parse and normalise ONE published file of ``item``; a header with columns no known edition has is
+    refused (:func:`eigkit.data.eras.check_header`) rather than read with those columns dropped."""
+    frame = reader(item).read(item.table, path)
+    eras.check_header(item.name, path)
+    return frame
