@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -22,6 +22,10 @@ from eigkit.atomic import atomic_path, write_json, write_text
 from eigkit.data.registry import Entry
 from eigkit.errors import DataError
 from eigkit.paths import data_cache_dir
+
+with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns in a kernel without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 META_FILE = "download.json"
 

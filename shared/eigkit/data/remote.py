@@ -17,17 +17,21 @@ import logging
 import os
 import re
 import tarfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlparse
 
-import pooch
 import requests
 
 from eigkit.atomic import write_bytes
 from eigkit.data.registry import Entry
 from eigkit.errors import DataError
+
+with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns in a kernel without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 API_ENV = "EIG_DATAGOUV_API"
 DEFAULT_API = "https://www.data.gouv.fr/api/1"
