@@ -130,3 +130,20 @@ def test_a_read_only_cache_serves_loads_and_a_fetch_into_it_names_the_folder(ser
     target = cache / "baac.lieux"
     assert f"into {target}" in out["fetch_error"] and "not writable" in out["fetch_error"]
     assert "EIG_DATA_DIR" in out["fetch_error"]
+
+
+def test_a_raw_file_rewritten_in_place_is_hashed_again_even_with_its_old_mtime(server):
+    """The raw file is re-hashed only when it may have changed (size, mtime, ctime or inode differ from
+    when it was verified); a rewrite that puts the old mtime back still changes its ctime."""
+    data.load("baac.lieux", year=2018, source="remote")
+    raw = data.cached_file("baac.lieux", year=2018)
+    meta = raw.parent / "download.json"
+    before = os.stat(raw)
+    raw.write_bytes(raw.read_bytes().replace(b"201800000001", b"201800000999", 1))
+    os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(data.DataError, match="modified after its download"):
+        data.load("baac.lieux", year=2018, source="cache")
+    raw.write_bytes(LIEUX.read_bytes())  # the original bytes back: a new stamp, the same sha256
+    stamp = json.loads(meta.read_text())["stamp"]
+    data.load("baac.lieux", year=2018, source="cache")
+    assert json.loads(meta.read_text())["stamp"] != stamp, "the verified stamp is recorded again"

@@ -9,6 +9,7 @@ holds: tables are then parsed in memory and not stored. This module neither down
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -38,6 +39,13 @@ class Download:
     url: str
     size: int
     sha256: str
+    stamp: tuple[int, ...] = ()  # (size, mtime, ctime, inode) when ``sha256`` was last checked
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """What changes whenever a file's bytes are rewritten or replaced (ctime cannot be set back by a user)."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
 
 def file_sha256(path: Path) -> str:
@@ -60,7 +68,8 @@ def cached(item: Entry, year: int | None) -> Download | None:
     path = folder / meta["path"]
     if not path.is_file():
         return None
-    return Download(path=path, url=meta["url"], size=int(meta["size"]), sha256=meta["sha256"])
+    stamp = tuple(int(value) for value in meta.get("stamp", ()))
+    return Download(path=path, url=meta["url"], size=int(meta["size"]), sha256=meta["sha256"], stamp=stamp)
 
 
 def cached_years(item: Entry) -> list[int]:
@@ -71,7 +80,14 @@ def cached_years(item: Entry) -> list[int]:
 
 
 def verify(item: Entry, year: int | None, download: Download) -> None:
-    """Re-hash the cached bytes; refuse a file altered since its download."""
+    """Refuse a cached file altered since its download.
+
+    The bytes are re-hashed unless the file is the very one whose sha256 was checked (same size, mtime,
+    ctime and inode: any write or replacement changes them); after a successful re-hash that stamp is
+    recorded when the folder allows, so the next load does not hash the file again.
+    """
+    if download.stamp and _stamp(download.path) == download.stamp:
+        return
     actual = file_sha256(download.path)
     if actual != download.sha256:
         where = f" --year {year}" if year is not None else ""
@@ -80,6 +96,8 @@ def verify(item: Entry, year: int | None, download: Download) -> None:
             f"instead of {download.sha256[:12]}...). Re-fetch it: `eig data fetch {item.name}{where} "
             "--refresh`."
         )
+    with contextlib.suppress(OSError):  # a read-only cache hashes again next time
+        _write_meta(download)
 
 
 def store_download(item: Entry, year: int | None, staged: Path, *, url: str, sha256: str) -> Download:
@@ -89,8 +107,13 @@ def store_download(item: Entry, year: int | None, staged: Path, *, url: str, sha
     with atomic_path(final) as temporary:
         os.replace(staged, temporary)
     download = Download(path=final, url=url, size=final.stat().st_size, sha256=sha256)
-    write_json(folder / META_FILE, {"path": final.name, "url": url, "size": download.size, "sha256": sha256})
+    _write_meta(download)
     return download
+
+
+def _write_meta(download: Download) -> None:
+    meta = {"path": download.path.name, "url": download.url, "size": download.size, "sha256": download.sha256}
+    write_json(download.path.parent / META_FILE, {**meta, "stamp": list(_stamp(download.path))})
 
 
 def parquet_path(download: Download, normaliser_version: str) -> Path:
