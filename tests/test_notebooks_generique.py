@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -124,6 +125,7 @@ def communes_csv(count: int) -> bytes:
 def test_a_remote_dataset_is_profiled_on_its_first_rows(tmp_path: Path):
     body = communes_csv(60)
     with DataGouvServer() as server:
+        server.describe("communes-test", title="Communes de test", organization="Producteur de test")
         server.add("communes-test", "notice.pdf", b"%PDF-1.4 not a table")
         server.add("communes-test", "communes.csv", body)
         workspace = make_workspace(KIND, tmp_path)
@@ -148,4 +150,6 @@ def test_a_remote_dataset_is_profiled_on_its_first_rows(tmp_path: Path):
     executed = next((workspace / "runs").rglob("01-profil-jeu-de-donnees.ipynb"), None) or next(
         path for path in workspace.rglob("01-profil-jeu-de-donnees.ipynb") if "notebooks" not in path.parts
     )
-    assert "les 20 premières lignes seulement (paramètre nrows)" in executed.read_text(encoding="utf-8")
+    shown_text = text_outputs(json.loads(executed.read_text(encoding="utf-8")))
+    assert "Jeu : Communes de test\nProducteur : Producteur de test\nRessources : 2" in shown_text
+    assert "Ce qui a été lu : les 20 premières lignes seulement (paramètre nrows)" in shown_text
