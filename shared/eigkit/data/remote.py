@@ -19,7 +19,7 @@ import re
 import tarfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlparse
 
@@ -240,9 +240,7 @@ def resolve(item: Entry, year: int | None) -> Resource:
     chosen = max(candidates, key=lambda resource: resource.last_modified)
     from_url = chosen.filename
     looks_like_file = "." in from_url and (pattern.search(from_url) or from_url.lower().endswith(ARCHIVES))
-    return Resource(
-        **{**chosen.__dict__, "filename": from_url if looks_like_file else chosen.title or from_url}
-    )
+    return replace(chosen, filename=from_url if looks_like_file else chosen.title or from_url)
 
 
 def _downloader() -> pooch.HTTPDownloader:
