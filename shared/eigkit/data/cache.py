@@ -4,7 +4,9 @@ Layout: ``<cache>/<dataset>/<year|all>/<file>`` plus ``download.json`` (url, siz
 ``<file>.<sha256[:16]>.<normaliser version>.parquet`` with its own sha256 beside it (``.parquet.sha256``).
 ``<cache>`` is :func:`eigkit.paths.data_cache_dir`. Every file is written through :mod:`eigkit.atomic`
 (the user's umask, never a half-written file). A cache folder the user cannot write still serves what it
-holds: tables are then parsed in memory and not stored. This module neither downloads nor parses.
+holds: tables are then parsed in memory and not stored. A parquet table is hashed at every read; a raw file
+only when its stamp (size, mtime, ctime, inode) differs from its last verification. This module neither
+downloads nor parses.
 """
 
 from __future__ import annotations
