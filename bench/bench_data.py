@@ -22,7 +22,8 @@ cache as if downloaded (``download.json`` + ``data.lock``), then in one run, on 
 
 Prints every figure, then ``cached_vs_parquet=<cached / bare parquet>`` and, last, ``ratio=<first load / naive
 read>``. Goals: ratio <= 1.5, cached <= 1.2 x bare parquet, memory <= 0.4 x naive.
-Each phase runs ``--repeat`` times (parquet cache removed before each first load); the best time counts.
+``--repeat`` rounds of the four phases, one right after the other (parquet cache removed before each first
+load); the best time of each phase counts.
 Usage: ``python bench/bench_data.py [--years 10] [--last 2023] [--scale 1.0] [--repeat 2] [--keep DIR]``.
 """
 
@@ -297,52 +298,58 @@ def megabytes(frames: list[pd.DataFrame]) -> float:
     return sum(frame.memory_usage(deep=True).sum() for frame in frames) / 1e6
 
 
-def naive_read(files: list[tuple[int, Path]], *, repeat: int) -> tuple[float, float]:
-    """Best time of ``pd.read_csv(dtype=str)`` of every file (right separator and encoding) and the MB of
-    those frames."""
-    best, total_mb = float("inf"), 0.0
-    for _ in range(repeat):
-        frames, started = [], time.perf_counter()
-        for year, path in files:
-            options = csv_options(year)
-            frames.append(pd.read_csv(path, dtype=str, sep=options["sep"], encoding=options["encoding"]))
-        best = min(best, time.perf_counter() - started)
-        total_mb = megabytes(frames)
+def naive_read(files: list[tuple[int, Path]]) -> tuple[float, list[pd.DataFrame]]:
+    """``pd.read_csv(dtype=str)`` of every file, with its right separator and encoding: seconds and frames."""
+    started = time.perf_counter()
+    frames = []
+    for year, path in files:
+        options = csv_options(year)
+        frames.append(pd.read_csv(path, dtype=str, sep=options["sep"], encoding=options["encoding"]))
+    return time.perf_counter() - started, frames
+
+
+def bare_parquet() -> float:
+    """Seconds of ``pq.read_table(...).to_pandas()`` of every parquet table the kit cached."""
+    started = time.perf_counter()
+    frames = [pq.read_table(path).to_pandas() for path in sorted(data_cache_dir().rglob("*.parquet"))]
+    seconds = time.perf_counter() - started
+    del frames
+    return seconds
+
+
+def kit_load(years: list[int]) -> tuple[float, list[pd.DataFrame]]:
+    """``data.load(..., source="cache")`` of the 4 tables: seconds and frames."""
+    started = time.perf_counter()
+    frames = [data.load(f"baac.{table}", years=years, source="cache") for table in TABLES]
+    return time.perf_counter() - started, frames
+
+
+def measure(years: list[int], files: list[tuple[int, Path]], *, repeat: int) -> tuple[dict[str, float], dict]:
+    """``repeat`` rounds of: first load (parquet cache removed), naive read, cached load, bare parquet read,
+    one right after the other so that each round's four figures meet the same load on a shared machine; the
+    best time of each phase counts (other work only ever adds time). Also returns the frames' MB."""
+    timings: dict[str, list[float]] = {"first": [], "naive": [], "cached": [], "parquet": []}
+    memory = {}
+    for round_ in range(1, repeat + 1):
+        for parquet in data_cache_dir().rglob("*.parquet*"):
+            parquet.unlink()
+        seconds, frames = kit_load(years)
+        timings["first"].append(seconds)
         del frames
-    return best, total_mb
-
-
-def bare_parquet(repeat: int) -> float:
-    """Best time of ``pq.read_table(...).to_pandas()`` of every parquet table the kit cached."""
-    tables = sorted(data_cache_dir().rglob("*.parquet"))
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        frames = [pq.read_table(path).to_pandas() for path in tables]
-        best = min(best, time.perf_counter() - started)
+        seconds, frames = naive_read(files)
+        timings["naive"].append(seconds)
+        memory["naive"] = megabytes(frames)
         del frames
-    print(f"bare parquet: {len(tables)} tables")
-    return best
-
-
-def measure(years: list[int], *, repeat: int) -> tuple[dict[str, float], float]:
-    """Time the first and the cached load of the 4 tables ``repeat`` times each (the parquet cache is removed
-    before each first load); return the best time of each phase and the normalised MB.
-
-    The best of a few runs is the usual measure on a shared machine (other work only ever adds time).
-    """
-    timings: dict[str, list[float]] = {"first": [], "cached": []}
-    frames: list[pd.DataFrame] = []
-    for phase in [*["first"] * repeat, *["cached"] * repeat]:
-        frames.clear()  # each load starts, like in a new session, without the previous load's frames
-        if phase == "first":
-            for parquet in data_cache_dir().rglob("*.parquet*"):
-                parquet.unlink()
-        started = time.perf_counter()
-        frames = [data.load(f"baac.{table}", years=years, source="cache") for table in TABLES]
-        timings[phase].append(time.perf_counter() - started)
-        print(f"{phase} load: {timings[phase][-1]:.2f} s for {sum(len(frame) for frame in frames):,} rows")
-    return {phase: min(values) for phase, values in timings.items()}, megabytes(frames)
+        seconds, frames = kit_load(years)
+        timings["cached"].append(seconds)
+        memory["normalised"] = megabytes(frames)
+        del frames
+        timings["parquet"].append(bare_parquet())
+        print(
+            f"round {round_}: "
+            + ", ".join(f"{phase} {values[-1]:.2f} s" for phase, values in timings.items())
+        )
+    return {phase: min(values) for phase, values in timings.items()}, memory
 
 
 def main() -> None:
@@ -370,13 +377,12 @@ def main() -> None:
         raw_mb = sum(path.stat().st_size for _, path in files) / 1e6
         print(f"built {len(files)} files ({years[0]}-{years[-1]}, {len(years)} years x 4 tables, "
               f"{raw_mb:.0f} MB) in {time.perf_counter() - started:.1f} s")  # fmt: skip
-        timings, normalised_mb = measure(years, repeat=args.repeat)
-        naive, naive_mb = naive_read(files, repeat=args.repeat)
-        parquet = bare_parquet(args.repeat)
+        timings, memory = measure(years, files, repeat=args.repeat)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
-    first, cached = timings["first"], timings["cached"]
+    first, cached, naive, parquet = (timings[phase] for phase in ("first", "cached", "naive", "parquet"))
+    normalised_mb, naive_mb = memory["normalised"], memory["naive"]
     print(f"best of {args.repeat}: first load {first:.2f} s, cached load {cached:.2f} s, naive "
           f"pd.read_csv(dtype=str) {naive:.2f} s, bare parquet read {parquet:.2f} s")  # fmt: skip
     print(f"memory: normalised frames {normalised_mb:.0f} MB, naive pd.read_csv(dtype=str) "
