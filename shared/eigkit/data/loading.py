@@ -224,18 +224,22 @@ def _normalised(
     files = [download for _, download in downloads]
     if item.family in readers.NO_PARQUET:
         return concat_frames([readers.parse(item, download.path) for download in files])
-    with ThreadPoolExecutor(max_workers=_workers(files)) as pool:  # Arrow's reads and hashing free the GIL
-        tables = list(pool.map(lambda download: _table(item, download), files))
+    version = readers.normaliser_version(item)
+    parquets = [cache.parquet_path(download, version) for download in files]
+    tables = [cache.read_table(parquet) for parquet in parquets]  # Arrow reads a table with its own threads
+    missing = [index for index, table in enumerate(tables) if table is None]
+    # parses run in threads: one's Python normalisation overlaps another's Arrow CSV read
+    with ThreadPoolExecutor(max_workers=_workers(missing)) as pool:
+        parsed = pool.map(lambda index: _parsed_table(item, files[index], parquets[index]), missing)
+        for index, table in zip(missing, parsed, strict=True):
+            tables[index] = table
     return tables_to_frame(tables)
 
 
-def _table(item: Entry, download: cache.Download) -> pa.Table:
-    """The normalised table of one download: the verified parquet, else parsed (and stored when writable)."""
-    parquet = cache.parquet_path(download, readers.normaliser_version(item))
-    table = cache.read_table(parquet)
-    if table is None:
-        table = pa.Table.from_pandas(readers.parse(item, download.path), preserve_index=False)
-        cache.write_table(parquet, table)
+def _parsed_table(item: Entry, download: cache.Download, parquet: Path) -> pa.Table:
+    """Parse one download into an Arrow table and store it as ``parquet`` (when the cache is writable)."""
+    table = pa.Table.from_pandas(readers.parse(item, download.path), preserve_index=False)
+    cache.write_table(parquet, table)
     return table
 
 
