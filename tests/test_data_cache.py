@@ -16,10 +16,11 @@ import pytest
 
 from data_server import DataGouvServer
 from eigkit import data
-from eigkit.data.registry import SAMPLES_DIR, entry
+from eigkit.data.registry import entry
 
 BAAC = entry("baac.lieux").datagouv_dataset
-LIEUX = SAMPLES_DIR / "baac" / "lieux-2018.csv"
+LIEUX = Path(__file__).parent / "data" / "datagouv" / "lieux-2021.csv"  # real rows (see PROVENANCE.md there)
+YEAR = 2021
 
 
 @pytest.fixture
@@ -30,24 +31,24 @@ def server(tmp_path, monkeypatch):
     monkeypatch.setenv("EIG_DATA_TIMEOUT", "5")
     with DataGouvServer() as running:
         monkeypatch.setenv("EIG_DATAGOUV_API", running.api)
-        running.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+        running.add(BAAC, "lieux-2021.csv", LIEUX.read_bytes())
         yield running
 
 
-def _parquet(year: int = 2018) -> Path:
+def _parquet(year: int = YEAR) -> Path:
     (parquet,) = data.cached_file("baac.lieux", year=year).parent.glob("*.parquet")
     return parquet
 
 
 def test_a_flipped_bit_in_a_parquet_entry_is_detected_and_rebuilt(server):
-    first = data.load("baac.lieux", year=2018, source="remote")
+    first = data.load("baac.lieux", year=YEAR, source="remote")
     parquet = _parquet()
     recorded = parquet.with_name(parquet.name + ".sha256").read_text().strip()
     original = parquet.read_bytes()
     flipped = bytearray(original)
     flipped[len(flipped) // 2] ^= 0x10  # one bit, in the middle of the data pages
     parquet.write_bytes(bytes(flipped))
-    pd.testing.assert_frame_equal(data.load("baac.lieux", year=2018, source="cache"), first)
+    pd.testing.assert_frame_equal(data.load("baac.lieux", year=YEAR, source="cache"), first)
     assert parquet.read_bytes() == original, "the entry is rebuilt from the verified raw file"
     assert (
         data.cached_file("baac.lieux").parent.joinpath(parquet.name + ".sha256").read_text().strip()
@@ -56,11 +57,11 @@ def test_a_flipped_bit_in_a_parquet_entry_is_detected_and_rebuilt(server):
 
 
 def test_a_parquet_entry_without_its_recorded_sha256_is_not_trusted(server):
-    first = data.load("baac.lieux", year=2018, source="remote")
+    first = data.load("baac.lieux", year=YEAR, source="remote")
     parquet = _parquet()
     parquet.with_name(parquet.name + ".sha256").unlink()
     parquet.write_bytes(parquet.read_bytes())  # same bytes, but nothing says they are the ones written
-    pd.testing.assert_frame_equal(data.load("baac.lieux", year=2018, source="cache"), first)
+    pd.testing.assert_frame_equal(data.load("baac.lieux", year=YEAR, source="cache"), first)
     assert parquet.with_name(parquet.name + ".sha256").is_file()
 
 
@@ -68,7 +69,7 @@ def test_a_parquet_entry_without_its_recorded_sha256_is_not_trusted(server):
 def test_cached_files_follow_the_users_umask(server, tmp_path, umask):
     previous = os.umask(umask)
     try:
-        data.load("baac.lieux", year=2018, source="remote")
+        data.load("baac.lieux", year=YEAR, source="remote")
     finally:
         os.umask(previous)
     folder = data.cached_file("baac.lieux").parent
@@ -88,8 +89,8 @@ def test_cached_files_follow_the_users_umask(server, tmp_path, umask):
 READ_ONLY_SCRIPT = """
 import json, sys
 from eigkit import data
-out = {"rows": len(data.load("baac.lieux", year=2018, source="cache")),
-       "remote_rows": len(data.load("baac.lieux", year=2018, source="remote"))}
+out = {"rows": len(data.load("baac.lieux", year=2021, source="cache")),
+       "remote_rows": len(data.load("baac.lieux", year=2021, source="remote"))}
 try:
     data.fetch("baac.lieux", year=2017)
 except data.DataError as error:
@@ -109,8 +110,8 @@ def _as_a_user_without_override(command: list[str]) -> list[str]:
 
 
 def test_a_read_only_cache_serves_loads_and_a_fetch_into_it_names_the_folder(server, tmp_path):
-    expected = data.load("baac.lieux", year=2018, source="remote")
-    server.add(BAAC, "lieux-2017.csv", LIEUX.read_bytes().replace(b"201800", b"201700"))
+    expected = data.load("baac.lieux", year=YEAR, source="remote")
+    server.add(BAAC, "lieux-2017.csv", LIEUX.read_bytes().replace(b'"2021', b'"2017'))
     _parquet().unlink()  # the read-only load must parse in memory, not store a table
     cache = tmp_path / "cache"
     for folder in [cache, *(path for path in cache.rglob("*") if path.is_dir())]:
@@ -135,15 +136,15 @@ def test_a_read_only_cache_serves_loads_and_a_fetch_into_it_names_the_folder(ser
 def test_a_raw_file_rewritten_in_place_is_hashed_again_even_with_its_old_mtime(server):
     """The raw file is re-hashed only when it may have changed (size, mtime, ctime or inode differ from
     when it was verified); a rewrite that puts the old mtime back still changes its ctime."""
-    data.load("baac.lieux", year=2018, source="remote")
-    raw = data.cached_file("baac.lieux", year=2018)
+    data.load("baac.lieux", year=YEAR, source="remote")
+    raw = data.cached_file("baac.lieux", year=YEAR)
     meta = raw.parent / "download.json"
     before = os.stat(raw)
-    raw.write_bytes(raw.read_bytes().replace(b"201800000001", b"201800000999", 1))
+    raw.write_bytes(raw.read_bytes().replace(b"202100000001", b"202100000999", 1))
     os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
     with pytest.raises(data.DataError, match="modified after its download"):
-        data.load("baac.lieux", year=2018, source="cache")
+        data.load("baac.lieux", year=YEAR, source="cache")
     raw.write_bytes(LIEUX.read_bytes())  # the original bytes back: a new stamp, the same sha256
     stamp = json.loads(meta.read_text())["stamp"]
-    data.load("baac.lieux", year=2018, source="cache")
+    data.load("baac.lieux", year=YEAR, source="cache")
     assert json.loads(meta.read_text())["stamp"] != stamp, "the verified stamp is recorded again"
