@@ -24,6 +24,7 @@ from eigkit.data import territory
 from eigkit.data.columns import as_category
 from eigkit.data.errors import DataError
 
+NORMALISER_VERSION = "etat4001-1"
 SHEET = re.compile(r"Services (PN|GN) (\d{4})")
 INDEX_ROWS = 107
 HEADER_FIRST_CELLS = {"Code index"}
@@ -44,7 +45,7 @@ def _workbook(path: Path):
         ) from error
 
 
-def read(path: Path) -> pd.DataFrame:
+def read(table: str, path: Path) -> pd.DataFrame:
     """Every ``Services PN|GN <year>`` sheet of the workbook as one long table."""
     book = _workbook(path)
     try:
