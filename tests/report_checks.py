@@ -1,5 +1,5 @@
-"""Checks on what a kind's executed notebooks publish: the computed summary shown at the top of the report, French
-numbers read back from it, and the small counts that must never reach a CSV of ``data/processed``."""
+"""Checks on what a kind's executed notebooks publish: the computed summary shown at the top of the report,
+French numbers read back from it, and the small counts that must never reach a CSV of ``data/processed``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ NUMBER = r"-?\d{1,3}(?:[\u202f ]\d{3})*(?:,\d+)?|-?\d+(?:,\d+)?"
 
 
 def summary_text(notebook: dict[str, Any]) -> str:
-    """The "À retenir" markdown shown at the TOP of an executed notebook (in the first cell that has outputs)."""
+    """The "À retenir" markdown shown at the TOP of an executed notebook (first cell with outputs)."""
     for cell in notebook["cells"]:
         outputs = cell.get("outputs", [])
         if not outputs:
@@ -41,8 +41,8 @@ def numbers_after(text: str, label: str) -> list[float]:
 def small_counts(folder: Path, counts: dict[str, list[str]], limit: int = DEFAULT_THRESHOLD) -> list[str]:
     """Cells of the CSVs of ``folder`` that hold a count from 1 to ``limit - 1``.
 
-    ``counts`` maps a file-name pattern (regex on the file name) to the count columns of those files; a file of
-    ``folder`` matched by no pattern is reported too, so that a new export cannot slip past the check.
+    ``counts`` maps a file-name pattern (regex on the file name) to the count columns of those files; a file
+    of ``folder`` matched by no pattern is reported too, so that a new export cannot slip past the check.
     """
     found = []
     for path in sorted(folder.glob("*.csv")):

@@ -1,10 +1,12 @@
-"""The pompiers kind: its notebooks run on the embedded DGSCGC files, pass nbval, draw their figures, and every
-number they publish (national volumes, rates per 1,000 inhabitants, series breaks per category, trends without
-2020, backtest errors, the held-out year's error, the band and its measured coverage, the forecast, the summary at
-the top) agrees with an independent computation on the loader's tables; no export holds a small count."""
+"""The pompiers kind: its notebooks run on the embedded DGSCGC files, pass nbval, draw their figures, and
+every number they publish (national volumes, rates per 1,000 inhabitants, series breaks per category,
+trends without 2020, backtest errors, the held-out year's error, the band and its measured coverage, the
+forecast, the summary at the top) agrees with an independent computation on the loader's tables; no export
+holds a small count."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -40,7 +42,8 @@ COUNTS = {
     "taux_pour_1000.csv": ["interventions"],
     "ruptures.csv": ["avant", "apres"],
     r"prevision_\d{4}\.csv": ["realise_2022", "prevision_2023", "basse", "haute"],
-    "(backtest_erreurs|erreur_annee_tenue|fourchette_couverture|tendances).csv": [],  # errors, ratios: no count
+    # errors, ratios and trends: no count
+    "(backtest_erreurs|erreur_annee_tenue|fourchette_couverture|tendances).csv": [],
 }
 
 
@@ -148,7 +151,7 @@ def test_series_breaks_are_searched_per_category_and_service(ran: KindRun, inter
     expected = set()
     for column, label in CATEGORIES.items():
         table = interventions.pivot(index="sdis", columns="annee", values=column).astype(float)
-        for before, after in zip(CI_YEARS, CI_YEARS[1:], strict=False):
+        for before, after in itertools.pairwise(CI_YEARS):
             change = table[after] / table[before] - 1
             big = (change.abs() > 0.3) & (table[[before, after]].min(axis=1) >= 200)
             expected |= {(service, label, after) for service in change.index[big.fillna(False)]}
