@@ -32,6 +32,11 @@ CATEGORIES = {
     "operations_diverses": "Opérations diverses",
     "total_interventions": "Total",
 }
+MODELS = {
+    "naif": "Naïf (comme l'an dernier)",
+    "tendance_lineaire": "Tendance linéaire",
+    "tendance_amortie": "Tendance amortie",
+}
 OVERRIDES = {
     "categorie": "risques_technologiques",
     "niveau_fourchette": 0.9,
@@ -265,6 +270,8 @@ def test_backtest_held_out_year_and_band_match_a_recomputation(
     )
     assert numbers_after(summary, "couverture mesurée")[0] == pytest.approx(coverage, abs=0.051)
     assert f"({expected['inside']} services sur {expected['services']})" in summary
+    ordinary = pd.Series(wape(series, 2021)).idxmin()  # the choice without 2020, said next to it
+    assert f"le backtest contient 2020, année de choc ; sans elle : {MODELS[ordinary]}." in summary
 
 
 def test_the_published_forecast_is_the_model_that_won_the_backtest(ran: KindRun, interventions: pd.DataFrame):
