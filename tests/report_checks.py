@@ -22,7 +22,7 @@ def summary_text(notebook: dict[str, Any]) -> str:
             continue
         for output in outputs:
             text = "".join(output.get("data", {}).get("text/markdown", ""))
-            if text.startswith("### À retenir"):
+            if re.match(r"#+ À retenir\n", text):  # a markdown heading of any level
                 return text
         raise AssertionError("the first cell with outputs does not show the 'À retenir' summary")
     raise AssertionError("no output at all in the notebook")
