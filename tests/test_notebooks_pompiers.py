@@ -302,3 +302,12 @@ def test_small_counts_are_blanked_not_dropped(overridden: KindRun, interventions
     forecast = processed(overridden, "prevision_2023.csv").set_index("service")
     assert math.isnan(forecast.loc["973 Guyane", "realise_2022"])
     assert forecast.loc["973 Guyane", ["prevision_2023", "basse", "haute", "evolution_pct"]].isna().all()
+
+
+def test_a_backtest_year_that_is_the_held_out_year_is_refused_by_name(tmp_path: Path):
+    workspace = make_workspace(KIND, tmp_path)
+    with pytest.raises(AssertionError) as failure:
+        run_kind(KIND, workspace, overrides={"annees_test": [2021, 2022]})
+    message = str(failure.value)
+    assert "02-prevision-interventions" in message and "annees_test" in message and "2022" in message
+    assert not (workspace / "data/processed/backtest_erreurs.csv").exists()  # refused before any backtest
