@@ -105,6 +105,16 @@ def wape(series: pd.DataFrame, year: int) -> dict[str, float]:
     }
 
 
+def mase(series: pd.DataFrame, year: int) -> dict[str, float]:
+    """Each model's median, over services, of |error| / the service's mean absolute yearly change before."""
+    past = series[[column for column in series.columns if column < year]]
+    scale = past.diff(axis=1).abs().mean(axis=1)
+    return {
+        model: float(((forecast - series[year]).abs() / scale)[scale > 0].median())
+        for model, forecast in forecasts(series, year).items()
+    }
+
+
 def expected_backtest(series: pd.DataFrame, level: float) -> dict[str, object]:
     """The model the backtest years choose, its held-out error, its band and the band's coverage."""
     mean_wape = pd.DataFrame([wape(series, year) for year in BACKTEST_YEARS]).mean()
@@ -248,6 +258,8 @@ def test_backtest_held_out_year_and_band_match_a_recomputation(
     for year in BACKTEST_YEARS:
         for model, value in wape(series, year).items():
             assert errors.loc[(model, year), "wape_pct"] == pytest.approx(value, abs=0.006), (model, year)
+        for model, value in mase(series, year).items():
+            assert errors.loc[(model, year), "mase"] == pytest.approx(value, abs=6e-4), (model, year)
         assert errors.loc[("naif", year), "bat_naif_pct"] == 0  # the baseline never beats itself
     held_out = processed(run, "erreur_annee_tenue.csv").set_index("modele")
     assert set(held_out["annee_test"]) == {HELD_OUT}
