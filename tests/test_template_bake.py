@@ -32,6 +32,7 @@ CI_FILES = {
 }
 CI_FILES["both"] = CI_FILES["github"] | CI_FILES["gitlab"]
 LEFTOVERS = ("{{", "{%", "@EIG_KIT_VERSION@")
+KIND_EXTRAS = {"gendarmerie": "[xlsx]", "cour-des-comptes": "[search]", "sauvetage-en-mer": "[sauvetage]"}
 
 
 def kind_files(kind: str) -> set[str]:
@@ -91,7 +92,7 @@ def test_bake_gives_exactly_the_expected_files(baked, kind: str, provider: str):
         "theme": "neutral",
         "secret_statistique": 11,
     }
-    extras = "[xlsx]" if kind == "gendarmerie" else ""  # the état 4001 workbook needs openpyxl
+    extras = KIND_EXTRAS.get(kind, "")  # what the kind's notebooks need beyond the core
     assert pyproject["project"]["dependencies"] == [f"eig-kit{extras} @ file://{KIT}"]
     assert (workspace / "tests/nbval_sanitize.cfg").read_bytes() == (
         KIT / "shared/eigkit/runner/nbval_sanitize.cfg"
