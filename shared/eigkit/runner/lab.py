@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from eigkit.runner.execute import PathLike, RunnerError, find_workspace
+from eigkit.runner.fastkernel import QUIET_DEBUGGER
 
 HOST = "127.0.0.1"
 
@@ -108,7 +109,7 @@ def start_lab(
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # CI containers run as root
-    env = os.environ | {"JUPYTER_TOKEN": token, "EIG_WORKSPACE": str(root)}
+    env = os.environ | QUIET_DEBUGGER | {"JUPYTER_TOKEN": token, "EIG_WORKSPACE": str(root)}
     with open(log_path, "ab") as stream:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=stream, stderr=subprocess.STDOUT)
     server = LabServer(process, root, port, token, log_path)
