@@ -118,8 +118,8 @@ def server_environment(env: Mapping[str, str]) -> dict[str, str]:
 class WarmServers:
     """The warm servers of this process, one per :func:`server_key`, started on first use."""
 
-    def __init__(self, limit: int = MAX_SERVERS) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_SERVERS if limit is None else limit
         self.owner_pid = os.getpid()
         self._servers: OrderedDict[ServerKey, ForkServer] = OrderedDict()
         self._failed: set[ServerKey] = set()
