@@ -250,29 +250,23 @@ def test_runs_in_threads_of_one_process_give_each_kernel_its_own_environment(not
     assert "EIG_DATA_USAGE" not in os.environ
 
 
-def test_each_run_is_a_fresh_fork_of_the_server_of_its_folder(notebooks, tmp_path, monkeypatch):
+def test_each_run_is_a_fresh_fork_of_the_server_of_its_folder(notebooks, tmp_path):
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     with fastkernel.warm_kernels() as warm:
         assert warm is not None
         env = {"EIG_WORKSPACE": str(workspace)}
-        first = probe(
-            run(
-                notebooks["probe"],
-                tmp_path / "1.ipynb",
-                env={**env, "EIG_DATA_USAGE": "u1"},
-                parameters={"marker": "1"},
-                cwd=str(workspace),
+        first, second = (
+            probe(
+                run(
+                    notebooks["probe"],
+                    tmp_path / f"{marker}.ipynb",
+                    env={**env, "EIG_DATA_USAGE": f"u{marker}"},
+                    parameters={"marker": marker},
+                    cwd=str(workspace),
+                )
             )
-        )
-        second = probe(
-            run(
-                notebooks["probe"],
-                tmp_path / "2.ipynb",
-                env={**env, "EIG_DATA_USAGE": "u2"},
-                parameters={"marker": "2"},
-                cwd=str(workspace),
-            )
+            for marker in ("1", "2")
         )
         elsewhere = probe(run(notebooks["probe"], tmp_path / "3.ipynb", env=env, cwd=str(tmp_path)))
         server_pids = [server.pid for server in warm.servers]
