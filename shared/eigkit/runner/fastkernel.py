@@ -20,6 +20,11 @@ imported (matplotlib's rc files in the kernel's folder and the user's, ``TZ``, B
 folder, kernel environment): the server is started in that folder with that environment, and a kernel
 with another folder or environment gets its own server. Only variables that change at every run and that
 no library reads at import (:data:`RUN_SCOPED_VARIABLES`) are left out of that key; the fork sets them.
+tests/test_fastkernel.py compares rcParams, os.environ, sys.path, cwd, time zone and BLAS threads of a
+forked and a normal kernel. What still differs, by nature of a fork: ``JPY_PARENT_PID`` names the server,
+the kernels of one server share its ``str`` hash seed (each normal kernel draws its own, unless
+``PYTHONHASHSEED`` is set), modules the server imported are already in ``sys.modules``, and Arrow's jemalloc
+purges memory without its background thread.
 """
 
 from __future__ import annotations
