@@ -105,9 +105,11 @@ def notebooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def run(source: Path, output: Path, env: dict[str, str] | None = None, **kwargs) -> nbformat.NotebookNode:
+def run(
+    source: Path, output: Path, env: dict[str, str] | None = None, cwd: str | None = None, **kwargs
+) -> nbformat.NotebookNode:
     """Run through the kit's kernel manager: forked inside ``warm_kernels()``, normally started outside."""
-    options = fastkernel.kernel_options(env=env)
+    options = fastkernel.kernel_options(env=env, cwd=cwd)
     return papermill.execute_notebook(
         str(source), str(output), progress_bar=False, start_timeout=120, **options, **kwargs
     )
@@ -226,9 +228,10 @@ def test_a_forked_kernel_reads_at_import_what_a_normal_kernel_reads(tmp_path, mo
 
 def test_runs_in_threads_of_one_process_give_each_kernel_its_own_environment(notebooks, tmp_path):
     """No process-wide lock: two runs at once in one process (a Dask worker's threads), each kernel with
-    its own variables and folder, os.environ untouched."""
+    its own variables and folder; this process's environment and current folder untouched."""
     folders = [tmp_path / "a", tmp_path / "b"]
     reports: dict[int, dict] = {}
+    folder_before = os.getcwd()
 
     def one_run(index: int) -> None:
         folders[index].mkdir()
@@ -247,7 +250,7 @@ def test_runs_in_threads_of_one_process_give_each_kernel_its_own_environment(not
         assert reports[index]["workspace"] == reports[index]["cwd"] == str(folders[index])
         assert reports[index]["usage"] == f"usage-{index}"
         assert reports[index]["ppid"] in server_pids
-    assert "EIG_DATA_USAGE" not in os.environ
+    assert "EIG_DATA_USAGE" not in os.environ and os.getcwd() == folder_before
 
 
 def test_each_run_is_a_fresh_fork_of_the_server_of_its_folder(notebooks, tmp_path):

@@ -5,11 +5,12 @@ Usage, in a process that executes notebooks (one pool worker)::
     with warm_kernels():
         for params in grid:
             papermill.execute_notebook(
-                src, dst, parameters=params, cwd=workspace, **kernel_options(ipc_prefix, env=run_env)
+                src, dst, parameters=params, **kernel_options(ipc_prefix, env=run_env, cwd=workspace)
             )
 
-``kernel_options()`` makes papermill start each kernel through :class:`FastKernelManager` with ``env`` on
-top of this process's environment (so runs in threads of one process never share ``os.environ``), on ipc
+``kernel_options()`` makes papermill start each kernel through :class:`FastKernelManager` in ``cwd`` with
+``env`` on top of this process's environment (runs in threads of one process share neither ``os.environ``
+nor the current folder), on ipc
 sockets where the platform has them (TCP otherwise). Inside ``warm_kernels()`` on Linux, each kernel is a
 fresh fork of a warm server (an interpreter that has already imported ipykernel, IPython, pandas and
 matplotlib); anywhere else, or with ``EIG_FAST_KERNEL=0``, kernels start the normal way.
@@ -86,21 +87,28 @@ def kernel_transport() -> str:
     return "ipc" if hasattr(socket, "AF_UNIX") and os.name == "posix" else "tcp"
 
 
-def kernel_options(ipc_prefix: str | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def kernel_options(
+    ipc_prefix: str | None = None, env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> dict[str, Any]:
     """Keyword arguments for ``papermill.execute_notebook`` that start the kernel through
     :class:`~eigkit.runner.provisioner.FastKernelManager`.
 
-    ``env``: variables the kernel gets on top of this process's environment. ``ipc_prefix``: an absolute
-    path unique to this kernel for its ipc socket files (default: one in a private folder of this
-    process); ignored with the TCP transport. The kernel is forked when a warm server can serve it
-    (inside ``warm_kernels()`` on Linux) and started normally otherwise.
+    ``env``: variables the kernel gets on top of this process's environment. ``cwd``: the kernel's
+    folder, handed to nbclient (``resources.metadata.path``); papermill's own ``cwd=`` changes the folder
+    of this whole process while the notebook runs, which concurrent runs in threads must not do.
+    ``ipc_prefix``: an absolute path unique to this kernel for its ipc socket files (default: one in a
+    private folder of this process); ignored with the TCP transport. The kernel is forked when a warm
+    server can serve it (inside ``warm_kernels()`` on Linux) and started normally otherwise.
     """
     manager: dict[str, Any] = {"transport": kernel_transport()}
     if manager["transport"] == "ipc" and ipc_prefix:
         manager["ip"] = ipc_prefix
     config = Config({"KernelManager": manager, "FastKernelManager": {"kernel_env": dict(env or {})}})
     # By name: nbclient's Type trait imports it (provisioner.py imports this module, not the reverse).
-    return {"kernel_manager_class": "eigkit.runner.provisioner.FastKernelManager", "config": config}
+    options = {"kernel_manager_class": "eigkit.runner.provisioner.FastKernelManager", "config": config}
+    if cwd is not None:
+        options["resources"] = {"metadata": {"path": os.fspath(cwd)}}
+    return options
 
 
 def server_key(cwd: str, env: Mapping[str, str]) -> ServerKey:

@@ -62,10 +62,11 @@ class RunTask:
         return Path(self.run_dir) / "reports" / f"{self.name}.html"
 
 
-def kernel_options(ipc_prefix: str, env: dict[str, str]) -> dict[str, Any]:
-    """Keyword arguments for papermill's engine: immediate kernel shutdown, ``env`` on top of this
-    process's environment for the kernel alone, ipc transport on sockets named ``<ipc_prefix>-1`` to ``-5``
-    (no TCP port race; TCP where the platform has no unix sockets), and the fast start where available.
+def kernel_options(ipc_prefix: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
+    """Keyword arguments for papermill's engine: immediate kernel shutdown, the kernel in ``cwd`` with
+    ``env`` on top of this process's environment (neither changed in this process), ipc transport on
+    sockets named ``<ipc_prefix>-1`` to ``-5`` (no TCP port race; TCP where the platform has no unix
+    sockets), and the fast start where available.
 
     ``ipc_prefix`` must be absolute and unique to this kernel: jupyter_client's default, the relative
     ``kernel-ipc``, numbers sockets by the files it finds in the current folder, so kernels started at the
@@ -74,7 +75,7 @@ def kernel_options(ipc_prefix: str, env: dict[str, str]) -> dict[str, Any]:
     """
     from eigkit.runner import fastkernel
 
-    return {"shutdown_kernel": "immediate", **fastkernel.kernel_options(ipc_prefix, env=env)}
+    return {"shutdown_kernel": "immediate", **fastkernel.kernel_options(ipc_prefix, env=env, cwd=cwd)}
 
 
 def warm_kernels() -> contextlib.AbstractContextManager[Any]:
@@ -105,8 +106,9 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     """Run one notebook; return ``index``, ``name``, ``status`` (ok / failed / interrupted), ``error``
     (cell index, execution count, ename, evalue), timings, ``data`` (usage records) and ``report``.
 
-    The run's variables (workspace, data-usage file) reach its kernel through the kernel manager, never
-    through ``os.environ``: runs in threads of one process (a Dask worker with several threads) keep theirs.
+    The run's folder and variables (workspace, data-usage file) reach its kernel through the kernel manager,
+    never through this process's ``os.environ`` or current folder: runs in threads of one process (a Dask
+    worker with several threads) keep their own.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -123,14 +125,13 @@ def execute_task(task: RunTask) -> dict[str, Any]:
                 task.notebook,
                 str(task.work_path),
                 parameters=task.parameters,
-                cwd=task.workspace,
                 progress_bar=False,
                 request_save_on_cell_execute=False,
                 stdout_file=log,
                 stderr_file=log,
                 start_timeout=START_TIMEOUT,
                 execution_timeout=task.timeout,
-                **kernel_options(f"{ipc}/kernel", env),
+                **kernel_options(f"{ipc}/kernel", env, cwd=task.workspace),
             )
         outcome["status"] = "ok"
     except PapermillExecutionError as error:
