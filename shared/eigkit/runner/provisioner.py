@@ -31,7 +31,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 from traitlets import Dict, DottedObjectName, Type, Unicode, default
 
 from eigkit.runner import fastkernel
@@ -259,7 +259,7 @@ class ForkKernelSpecManager(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         spec = super().get_kernel_spec(kernel_name)
-        default = os.environ.get("JUPYTER_DEFAULT_PROVISIONER_NAME", "local-provisioner")
+        default = KernelProvisionerFactory.instance(parent=self.parent).default_provisioner_name
         chosen = spec.metadata.get("kernel_provisioner", {}).get("provisioner_name")
         if chosen in (None, "local-provisioner") and default == "local-provisioner":
             spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
