@@ -220,6 +220,7 @@ def test_a_forked_kernel_reads_at_import_what_a_normal_kernel_reads(tmp_path, mo
     assert again["ppid"] == forked["ppid"]  # the data-usage file differs at each run: same server
     assert normal["drawn_linewidth"] == forked["drawn_linewidth"] == 7.5
     assert normal["threadpools"] == forked["threadpools"] == [["openblas", 1]]
+    assert normal["time zone"][1] == forked["time zone"][1] == -(12 * 3600 + 45 * 60)  # Chatham, UTC+12:45
     assert str(extra) in forked["sys.path"] and forked["cwd"] == str(workspace)
     assert forked["environ"]["EIG_DATA_USAGE"] == "1" and again["environ"]["EIG_DATA_USAGE"] == "2"
     assert forked["environ"]["JPY_PARENT_PID"] == str(forked["ppid"])
