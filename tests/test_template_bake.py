@@ -81,7 +81,8 @@ def test_bake_gives_exactly_the_expected_files(baked, kind: str, provider: str):
                 assert cell["outputs"] == [] and cell["execution_count"] is None, notebook
     pyproject = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["tool"]["eig"] == {"kind": kind, "kit_version": eigkit.__version__}
-    assert pyproject["project"]["dependencies"] == [f"eig-kit @ file://{KIT}"]
+    extras = "[geo]" if kind == "securite-routiere" else ""  # the kit's extras the kind's notebooks need
+    assert pyproject["project"]["dependencies"] == [f"eig-kit{extras} @ file://{KIT}"]
     assert (workspace / "tests/nbval_sanitize.cfg").read_bytes() == (
         KIT / "shared/eigkit/runner/nbval_sanitize.cfg"
     ).read_bytes()

@@ -207,3 +207,17 @@ def summary(points: list[str]) -> None:
 
     text = "### À retenir\n\n" + "\n".join(f"- {point}" for point in points)
     update_display(Markdown(text), display_id=SUMMARY_DISPLAY_ID)
+
+
+def optional_dataset(name: str, **load_arguments: Any) -> tuple[Any, str | None]:
+    """``data.load(name, **load_arguments)``, or ``(None, why)`` when the dataset cannot be loaded.
+
+    For a denominator a notebook can do without (the INSEE population of ``"insee.population"``): the
+    notebook shows counts and says why its rates are missing instead of failing.
+    """
+    from eigkit import data
+
+    try:
+        return data.load(name, **load_arguments), None
+    except data.DataError as error:
+        return None, f"{name} indisponible : {error}"

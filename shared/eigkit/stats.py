@@ -69,3 +69,38 @@ def bootstrap_interval(
         vectorized=False,
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def with_population(
+    frame: Any, population: Any, *, dep: str = "dep", year: str = "an", per: float = 100_000, count: str | None = None
+) -> Any:
+    """``frame`` with the INSEE ``population`` of its département and year joined (pandas frames).
+
+    ``population`` has ``dep``, ``annee`` and ``population`` columns (``data.load("insee.population")``). A year
+    the population file does not cover takes the NEAREST year it covers, written in ``annee_population`` so that
+    the notebook can say so. With ``count``, adds ``taux``, ``taux_bas`` and ``taux_haut``: the rate per ``per``
+    inhabitants and its exact Poisson interval. Rows of a département without population get NaN.
+    """
+    import pandas as pd
+
+    known = population[["dep", "annee", "population"]].dropna().copy()
+    known["dep"] = known["dep"].astype(str)
+    known["annee"] = known["annee"].astype("int64")
+    known["population"] = known["population"].astype("float64")
+    out = frame.copy()
+    out["_order"] = range(len(out))
+    keys = pd.DataFrame({"dep": out[dep].astype(str), "annee": out[year].astype("int64"), "_order": out["_order"]})
+    joined = pd.merge_asof(
+        keys.sort_values("annee"),
+        known.sort_values("annee").assign(annee_population=lambda f: f["annee"]),
+        on="annee",
+        by="dep",
+        direction="nearest",
+    ).set_index("_order")
+    out["population"] = out["_order"].map(joined["population"])
+    out["annee_population"] = out["_order"].map(joined["annee_population"]).astype("Int64")
+    out = out.drop(columns="_order")
+    if count is not None:
+        rate, low, high = rate_interval(out[count], out["population"], per=per)
+        out["taux"], out["taux_bas"], out["taux_haut"] = rate, low, high
+    return out

@@ -15,10 +15,8 @@ Public API (``from eigkit import data``):
   canonical strings as the loaders write them: ``frame["grav"].map(data.labels("baac", "grav"))``),
   ``labels("secmar", "evenement")`` (SECMAR code tables). ``data.label_of(family, column, code)`` for
   one code.
-- ``data.plot_choropleth(ax, frame, values, *, cmap="viridis", overseas="inset", ...)``: draws
-  ``data.load("geo.departements", source="sample")`` (columns ``code``, ``nom``, ``rings``, ``lon``, ``lat``,
-  ``outre_mer``) with matplotlib alone; ``values`` is a Series/mapping indexed by département code or a
-  column name.
+- ``data.load("geo.departements")`` / ``"geo.regions"`` return GeoDataFrames (``code``, ``nom``, ``outre_mer``,
+  ``geometry`` in EPSG:4326; the ``geo`` extra installs geopandas); maps are drawn by ``eigkit.maps``.
 - ``data.DataError`` (a ValueError): every refusal, with the file, the column and what to do.
 
 Datasets: baac.caracteristiques, baac.lieux, baac.vehicules, baac.usagers, radars, sdis.interventions,
@@ -34,9 +32,8 @@ Environment: ``EIG_DATA_DIR`` (cache folder), ``EIG_DATA_LOCK`` (lock file; defa
 from __future__ import annotations
 
 from eigkit.data.errors import DataError
-from eigkit.data.geo import plot_choropleth
 from eigkit.data.labels import label_of, labels
 from eigkit.data.loading import fetch, load, read
 from eigkit.data.registry import datasets
 
-__all__ = ["DataError", "datasets", "fetch", "label_of", "labels", "load", "plot_choropleth", "read"]
+__all__ = ["DataError", "datasets", "fetch", "label_of", "labels", "load", "read"]
