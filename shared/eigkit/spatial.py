@@ -198,3 +198,16 @@ def points_around(
         repeated.loc[rows, lon] = moved.x.to_numpy()
         repeated.loc[rows, lat] = moved.y.to_numpy()
     return repeated
+
+
+def area_km2(areas: Any, *, code: str = "code") -> pd.Series:
+    """Area (km²) of each polygon of ``areas`` (a GeoDataFrame), measured in its territory's projected CRS.
+
+    Returns a Series indexed by ``areas[code]``.
+    """
+    names = areas[code].astype(str).map(territory_of)
+    surfaces = pd.Series(np.nan, index=areas.index)
+    for name in sorted(names.unique()):
+        rows = names == name
+        surfaces[rows] = areas[rows].to_crs(projected_crs(name)).area.to_numpy() / 1e6
+    return pd.Series(surfaces.to_numpy(), index=areas[code].astype(str).to_numpy(), name="surface_km2")
