@@ -82,3 +82,15 @@ def _nullable(column: pd.Series) -> str:
     if pd.api.types.is_integer_dtype(column):
         return "Int64"
     return "Float64" if pd.api.types.is_numeric_dtype(column) else "object"
+
+
+def shown_count(count: int | float, limit: int | None = None) -> str:
+    """A count as a notebook may print it: French digits, or "moins de N" when it falls under the threshold."""
+    from eigkit.notebook import fmt_number
+
+    limit = threshold() if limit is None else limit
+    if count != count:  # NaN
+        return "–"
+    if 0 < count < limit:
+        return f"moins de {limit}"
+    return fmt_number(count)
