@@ -39,13 +39,13 @@ def choropleth(
     overseas: bool = True,
     ile_de_france: bool = True,
     fontsize: float = 6,
-    decimals: int = 0,
+    decimals: int | None = None,
 ) -> dict[str, Any]:
     """Draw ``areas`` (a GeoDataFrame with ``code``) on ``ax``, coloured by ``values`` indexed by code.
 
     Areas without a value are hatched grey ("non disponible"). ``overseas`` adds the insets of 971-976 in
     the left margin, ``ile_de_france`` an inset of the eight Île-de-France départements (Paris and the petite
-    couronne outlined) in the right margin. ``decimals``: of the colour bar's French tick labels. Returns the axes drawn on: ``{"metropole": ax, "971": ...,
+    couronne outlined) in the right margin. ``decimals``: of the colour bar's French tick labels (default: from the range of values). Returns the axes drawn on: ``{"metropole": ax, "971": ...,
     "ile-de-france": ...}``.
     """
     from matplotlib.cm import ScalarMappable
@@ -81,7 +81,9 @@ def choropleth(
         colorbar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
         colorbar.set_label(label or "", fontsize=fontsize + 1)
         colorbar.ax.tick_params(labelsize=fontsize)
-        french_axis(colorbar.ax, "y", decimals=decimals)
+        span = norm.vmax - norm.vmin
+        places = decimals if decimals is not None else (0 if span >= 10 else 1 if span >= 1 else 2)
+        french_axis(colorbar.ax, "y", decimals=places)
     return drawn
 
 
