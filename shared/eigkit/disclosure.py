@@ -85,7 +85,7 @@ def _nullable(column: pd.Series) -> str:
 
 
 def shown_count(count: int | float, limit: int | None = None) -> str:
-    """A count as a notebook may print it: French digits, or "moins de N" when it falls under the threshold."""
+    """A count as a notebook may print it: French digits, or "moins de N" under the threshold."""
     from eigkit.notebook import fmt_number
 
     limit = threshold() if limit is None else limit

@@ -45,7 +45,8 @@ def choropleth(
 
     Areas without a value are hatched grey ("non disponible"). ``overseas`` adds the insets of 971-976 in
     the left margin, ``ile_de_france`` an inset of the eight Île-de-France départements (Paris and the petite
-    couronne outlined) in the right margin. ``decimals``: of the colour bar's French tick labels (default: from the range of values). Returns the axes drawn on: ``{"metropole": ax, "971": ...,
+    couronne outlined) in the right margin. ``decimals``: of the colour bar's French tick labels (default:
+    from the range of values). Returns the axes drawn on: ``{"metropole": ax, "971": ...,
     "ile-de-france": ...}``.
     """
     from matplotlib.cm import ScalarMappable

@@ -88,8 +88,10 @@ def nearest(
 ) -> pd.DataFrame:
     """For each row of ``points``, the nearest row of ``targets`` in the same territory.
 
-    Both frames hold WGS84 coordinates in ``lon``/``lat`` and a département code in ``territory``. With ``date``
-    (a column of ``points``) and ``since`` (a column of ``targets``), only targets whose ``since`` day is on or
+    Both frames hold WGS84 coordinates in ``lon``/``lat`` and a département code in ``territory``. With
+    ``date``
+    (a column of ``points``) and ``since`` (a column of ``targets``), only targets whose ``since`` day is on
+    or
     before the point's day compete (a missing ``since`` counts as always in service). Returns a frame indexed
     like ``points`` with ``target`` (the index label of the nearest target, NA when none) and ``distance_km``
     (NaN when the territory has no target in service, or the point has no coordinates or date). Ties go to the
@@ -176,7 +178,8 @@ def points_around(
 ) -> pd.DataFrame:
     """``draws`` random points uniformly in a disc of ``radius_km`` around each point, seeded.
 
-    The result has the other columns of ``points`` repeated (dates, codes) and new ``lon``/``lat``, computed in
+    The result has the other columns of ``points`` repeated (dates, codes) and new ``lon``/``lat``, computed
+    in
     each territory's projected CRS; points without coordinates are left out.
     """
     if radius_km <= 0 or draws < 1:
@@ -190,11 +193,15 @@ def points_around(
     for name in sorted(names.unique()):
         rows = (names == name).to_numpy()
         projected = _projected(repeated[rows], lon, lat, projected_crs(name))
-        moved = _geopandas().GeoSeries.from_xy(
-            projected.geometry.x + distance[rows] * np.cos(angle[rows]),
-            projected.geometry.y + distance[rows] * np.sin(angle[rows]),
-            crs=projected.crs,
-        ).to_crs(WGS84)
+        moved = (
+            _geopandas()
+            .GeoSeries.from_xy(
+                projected.geometry.x + distance[rows] * np.cos(angle[rows]),
+                projected.geometry.y + distance[rows] * np.sin(angle[rows]),
+                crs=projected.crs,
+            )
+            .to_crs(WGS84)
+        )
         repeated.loc[rows, lon] = moved.x.to_numpy()
         repeated.loc[rows, lat] = moved.y.to_numpy()
     return repeated

@@ -72,13 +72,22 @@ def bootstrap_interval(
 
 
 def with_population(
-    frame: Any, population: Any, *, dep: str = "dep", year: str = "an", per: float = 100_000, count: str | None = None
+    frame: Any,
+    population: Any,
+    *,
+    dep: str = "dep",
+    year: str = "an",
+    per: float = 100_000,
+    count: str | None = None,
 ) -> Any:
     """``frame`` with the INSEE ``population`` of its département and year joined (pandas frames).
 
-    ``population`` has ``dep``, ``annee`` and ``population`` columns (``data.load("insee.population")``). A year
-    the population file does not cover takes the NEAREST year it covers, written in ``annee_population`` so that
-    the notebook can say so. With ``count``, adds ``taux``, ``taux_bas`` and ``taux_haut``: the rate per ``per``
+    ``population`` has ``dep``, ``annee`` and ``population`` columns (``data.load("insee.population")``). A
+    year
+    the population file does not cover takes the NEAREST year it covers, written in ``annee_population`` so
+    that
+    the notebook can say so. With ``count``, adds ``taux``, ``taux_bas`` and ``taux_haut``: the rate per
+    ``per``
     inhabitants and its exact Poisson interval. Rows of a département without population get NaN.
     """
     import pandas as pd
@@ -89,7 +98,9 @@ def with_population(
     known["population"] = known["population"].astype("float64")
     out = frame.copy()
     out["_order"] = range(len(out))
-    keys = pd.DataFrame({"dep": out[dep].astype(str), "annee": out[year].astype("int64"), "_order": out["_order"]})
+    keys = pd.DataFrame(
+        {"dep": out[dep].astype(str), "annee": out[year].astype("int64"), "_order": out["_order"]}
+    )
     joined = pd.merge_asof(
         keys.sort_values("annee"),
         known.sort_values("annee").assign(annee_population=lambda f: f["annee"]),

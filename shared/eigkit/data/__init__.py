@@ -15,8 +15,8 @@ Public API (``from eigkit import data``):
   canonical strings as the loaders write them: ``frame["grav"].map(data.labels("baac", "grav"))``),
   ``labels("secmar", "evenement")`` (SECMAR code tables). ``data.label_of(family, column, code)`` for
   one code.
-- ``data.load("geo.departements")`` / ``"geo.regions"`` return GeoDataFrames (``code``, ``nom``, ``outre_mer``,
-  ``geometry`` in EPSG:4326; the ``geo`` extra installs geopandas); maps are drawn by ``eigkit.maps``.
+- ``data.load("geo.departements")`` / ``"geo.regions"`` return GeoDataFrames (``code``, ``nom``,
+  ``outre_mer``, ``geometry`` in EPSG:4326; the ``geo`` extra installs geopandas); ``eigkit.maps`` draws them.
 - ``data.DataError`` (a ValueError): every refusal, with the file, the column and what to do.
 
 Datasets: baac.caracteristiques, baac.lieux, baac.vehicules, baac.usagers, radars, sdis.interventions,
