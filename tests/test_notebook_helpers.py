@@ -62,8 +62,10 @@ def test_figure_alt_text_and_summary_at_the_top_in_a_real_kernel(tmp_path) -> No
     cells = nbformat.read(executed, 4).cells
     top = [output["data"]["text/markdown"] for output in cells[0].outputs]
     assert "**Paramètres** : `annees` = `[2013]`" in top[0]
-    assert top[1] == "### À retenir\n\n- 2 accidents"  # filled at the end, shown at the top
-    assert cells[2].outputs == []
+    # filled at the end, shown at the top
+    assert top[1] == "<!-- eig-summary -->\n### À retenir\n\n- 2 accidents"
+    (end,) = cells[2].outputs  # and shown where it is computed, for nbval to compare
+    assert end["data"]["text/markdown"] == "### À retenir\n\n- 2 accidents"
     (figure,) = cells[1].outputs
     assert "image/svg+xml" in figure["data"]
     assert figure["metadata"]["image/svg+xml"]["alt"] == "Figure : Accidents"
