@@ -294,7 +294,14 @@ def test_cameras_per_departement_are_the_speed_cameras_in_service(ran):
     end = pd.Timestamp(f"{max(CI_YEARS)}-12-31")
     in_service = cameras[cameras["date_installation"].dt.tz_localize(None) <= end]
     expected = in_service.groupby(in_service["dep"].astype(str)).size()
+    unknown = sorted(set(expected.index) - set(shown.index))  # a code the reader left as published
+    assert set(unknown) <= {"50 – MANCHE"}  # the real 2018 file writes one camera's département so
+    expected = expected.drop(unknown)
     assert shown["radars"][shown["radars"] > 0].sort_index().to_dict() == expected.sort_index().to_dict()
+    if unknown:
+        assert f"au code département non reconnu ({', '.join(unknown)})" in text_outputs(
+            ran.notebook(STEMS[2])
+        )
 
 
 def test_each_accident_meets_only_speed_cameras_in_service_on_its_day(ran):
@@ -330,7 +337,8 @@ def test_summary_of_03_equals_the_tables(ran):
     low, high = wilson(near, len(distances))
     assert (
         f"À moins de {fmt_number(SEUIL_KM, 1)} km d'un radar en service : "
-        f"{fmt_percent(near / len(distances))} des accidents (IC 95 % : {fmt_percent(low)} – {fmt_percent(high)})"
+        f"{fmt_percent(near / len(distances))} des accidents "
+        f"(IC 95 % : {fmt_percent(low)} – {fmt_percent(high)})"
     ) in text
     assert f"- {fmt_number(len(distances))} accidents localisés" in text
     without = int(distances["distance_km"].isna().sum())
