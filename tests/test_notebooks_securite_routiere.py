@@ -190,7 +190,7 @@ def test_summary_of_01_equals_the_tables(ran):
         [sorted(set(accidents["dep"].astype(str)) | _contour_codes()), CI_YEARS]
     )
     counts = accidents.groupby([accidents["dep"].astype(str), accidents["an"].astype(int)]).size()
-    frame = counts.reindex(grid, fill_value=0).rename("n").reset_index(names=["dep", "an"])
+    frame = counts.reindex(grid, fill_value=0).rename_axis(["dep", "an"]).rename("n").reset_index()
     frame["population"] = population_for(frame["dep"], frame["an"])
     known = frame.dropna(subset=["population"])
     rate = known["n"].sum() / known["population"].sum() * 100_000
