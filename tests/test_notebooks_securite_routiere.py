@@ -5,6 +5,9 @@ independent computation on the loaders' tables."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import json
 import math
 import re
 from pathlib import Path
@@ -143,6 +146,39 @@ def test_no_exported_csv_holds_a_small_count(ran, tmp_path: Path):
     leaky = tmp_path / "leaky.csv"  # the check itself fails on a file written without the disclosure helper
     pd.DataFrame({"dep": ["01", "02", "03"], "accidents": [0, 3, 40]}).to_csv(leaky, index=False)
     assert small_count_cells(leaky, ["accidents"]) == ["leaky.csv:accidents:1"]
+
+
+PUBLIC_MODULES = {
+    "eigkit",
+    "eigkit.data",
+    "eigkit.notebook",
+    "eigkit.stats",
+    "eigkit.disclosure",
+    "eigkit.maps",
+    "eigkit.spatial",
+}
+
+
+def test_notebooks_import_only_public_names():
+    for stem in STEMS:
+        notebook = json.loads((kit_root() / "notebooks" / KIND / f"{stem}.ipynb").read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.Import):
+                    modules = [(alias.name, None) for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    modules = [(node.module, alias.name) for alias in node.names]
+                else:
+                    continue
+                for module, name in modules:
+                    if not module.startswith("eigkit"):
+                        continue
+                    assert module in PUBLIC_MODULES, f"{stem}: imports the internal module {module}"
+                    public = getattr(importlib.import_module(module), "__all__", [])
+                    allowed = name is None or name in public or f"{module}.{name}" in PUBLIC_MODULES
+                    assert allowed, f"{stem}: imports {module}.{name}, not in the module's __all__"
 
 
 # --- 01: accidents and rates per inhabitant ---------------------------------------------------------------

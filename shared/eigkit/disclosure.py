@@ -17,6 +17,8 @@ import pandas as pd
 from eigkit.atomic import atomic_path
 from eigkit.paths import workspace_root
 
+__all__ = ["DEFAULT_THRESHOLD", "protect", "shown_count", "small_cells", "threshold", "write_csv"]
+
 DEFAULT_THRESHOLD = 11
 
 

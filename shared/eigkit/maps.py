@@ -17,6 +17,8 @@ import pandas as pd
 from eigkit.notebook import french_axis
 from eigkit.spatial import METROPOLE, projected_crs
 
+__all__ = ["ILE_DE_FRANCE", "OVERSEAS", "PETITE_COURONNE", "choropleth"]
+
 #: overseas insets, top to bottom in the left margin of the map
 OVERSEAS = ("971", "972", "973", "974", "976")
 ILE_DE_FRANCE = ("75", "92", "93", "94", "77", "78", "91", "95")

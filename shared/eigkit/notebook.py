@@ -11,6 +11,21 @@ import random
 import sys
 from typing import Any
 
+__all__ = [
+    "SUMMARY_MARKER",
+    "THIN_SPACE",
+    "banner",
+    "describe",
+    "fmt_number",
+    "fmt_percent",
+    "french_axis",
+    "optional_dataset",
+    "setup",
+    "show_figure",
+    "summary",
+    "table",
+]
+
 SVG_HASH_SALT = "eigkit"
 DEFAULT_SEED = 0
 PANDAS_OPTIONS = {

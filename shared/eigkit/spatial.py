@@ -19,6 +19,16 @@ import pandas as pd
 
 from eigkit.data.errors import DataError
 
+__all__ = [
+    "METROPOLE",
+    "TERRITORY_CRS",
+    "area_km2",
+    "nearest",
+    "points_around",
+    "projected_crs",
+    "territory_of",
+]
+
 WGS84 = "EPSG:4326"
 METROPOLE = "metropole"
 #: projected CRS per territory (INSEE code of the département or collectivité; "metropole" for the rest)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as _scipy_stats
 
+__all__ = ["bootstrap_interval", "poisson_interval", "rate_interval", "wilson_interval", "with_population"]
+
 ArrayLike = Any
 
 
