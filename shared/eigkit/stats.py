@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 from scipy import stats as _scipy_stats
 
-__all__ = ["bootstrap_interval", "poisson_interval", "rate_interval", "wilson_interval", "with_population"]
+__all__ = [
+    "LOCKDOWN_YEAR",
+    "bootstrap_interval",
+    "poisson_interval",
+    "rate_interval",
+    "wilson_interval",
+    "with_population",
+    "year_over_year",
+]
 
 ArrayLike = Any
 
@@ -117,3 +125,39 @@ def with_population(
         rate, low, high = rate_interval(out[count], out["population"], per=per)
         out["taux"], out["taux_bas"], out["taux_haut"] = rate, low, high
     return out
+
+
+#: the year of the lockdowns (traffic, activity and recorded events all fell): never read as a trend
+LOCKDOWN_YEAR = 2020
+
+
+def year_over_year(counts: Any, sample: bool = False) -> Any:
+    """Counts per year read one year after another, with their exact Poisson interval and a remark.
+
+    ``counts``: a pandas Series indexed by year. Returns a frame ``annee``, ``nombre``, ``bas``, ``haut``,
+    ``variation`` (% from the previous year shown) and ``remarque`` (French): 2020 is flagged (lockdowns), so
+    is 2021's change from 2020, and a change over several years says so. With ``sample=True`` (a notebook's
+    embedded sample, whose yearly sizes say nothing) no change is computed: "échantillon : pas de tendance".
+    """
+    import pandas as pd
+
+    years = pd.Series(counts).sort_index()
+    low, high = poisson_interval(years.to_numpy())
+    frame = pd.DataFrame(
+        {"annee": years.index.astype(int), "nombre": years.to_numpy(), "bas": low, "haut": high}
+    )
+    frame["variation"] = frame["nombre"].astype(float).pct_change() * 100
+    gap = frame["annee"].diff()
+    remark = pd.Series("", index=frame.index, dtype=object)
+    remark[gap > 1] = "variation sur " + gap[gap > 1].astype(int).astype(str) + " ans"
+    previous = frame["annee"].shift(1)
+    remark[(previous < LOCKDOWN_YEAR) & (frame["annee"] > LOCKDOWN_YEAR)] = (
+        f"variation à travers {LOCKDOWN_YEAR} (confinements) : pas une tendance"
+    )
+    remark[previous == LOCKDOWN_YEAR] = f"variation depuis {LOCKDOWN_YEAR} (confinements) : pas une tendance"
+    remark[frame["annee"] == LOCKDOWN_YEAR] = f"{LOCKDOWN_YEAR} : confinements, année atypique"
+    if sample:
+        frame["variation"] = float("nan")
+        remark[:] = "échantillon : pas de tendance"
+    frame["remarque"] = remark.to_numpy()
+    return frame
