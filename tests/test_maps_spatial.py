@@ -4,6 +4,7 @@ brute-force haversine search on the embedded samples; choropleths with overseas 
 from __future__ import annotations
 
 import math
+import sys
 
 import matplotlib
 
@@ -153,3 +154,15 @@ def test_geo_loader_returns_a_geodataframe_without_drawing_code():
     assert list(areas.columns) == ["code", "nom", "outre_mer", "geometry"]
     assert areas.set_index("code")["outre_mer"].to_dict() == {"2A": False, "971": True}
     assert not hasattr(data, "plot_choropleth")
+
+
+def test_without_the_geo_extra_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
+    from eigkit.data.registry import SAMPLES_DIR
+
+    monkeypatch.setitem(sys.modules, "geopandas", None)  # import geopandas now raises ImportError
+    outlines = SAMPLES_DIR / "geo" / "departements-version-simplifiee.geojson"
+    with pytest.raises(DataError, match=r"eig-kit\[geo\]"):
+        data.read("geo.departements", outlines)
+    points = pd.DataFrame({"lat": [45.0], "long": [1.0], "dep": ["19"]})
+    with pytest.raises(DataError, match=r"eig-kit\[geo\]"):
+        nearest(points, points)
