@@ -88,8 +88,10 @@ def test_synthetic_baac_is_consistent_with_the_real_extracts():
 def test_synthetic_coordinates_lie_inside_their_departement():
     geo = data.load("geo.departements", source="sample").set_index("code")
     accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
-    outlines = {code: [Polygon(part.exterior) for part in getattr(shape, "geoms", [shape])]
-                for code, shape in geo["geometry"].items()}  # fmt: skip  (outer rings: lakes count as inside)
+    outlines = {
+        code: [Polygon(part.exterior) for part in getattr(shape, "geoms", [shape])]
+        for code, shape in geo["geometry"].items()
+    }  # fmt: skip  (outer rings: lakes count as inside)
     inside = [any(part.contains(Point(row.long, row.lat)) for part in outlines[row.dep])
               for row in accidents.itertuples()]  # fmt: skip
     assert np.mean(inside) == 1.0
