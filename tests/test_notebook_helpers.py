@@ -69,3 +69,22 @@ def test_figure_alt_text_and_summary_at_the_top_in_a_real_kernel(tmp_path) -> No
     (figure,) = cells[1].outputs
     assert "image/svg+xml" in figure["data"]
     assert figure["metadata"]["image/svg+xml"]["alt"] == "Figure : Accidents"
+
+
+def test_the_kit_sanitize_file_folds_only_the_top_copy_of_the_summary() -> None:
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    from eigkit.notebook import SUMMARY_MARKER
+    from eigkit.runner.check import KIT_SANITIZE
+
+    def sanitized(text: str) -> str:
+        for regex, replace in get_sanitize_patterns(KIT_SANITIZE.read_text(encoding="utf-8")):
+            text = re.sub(regex, replace, text)
+        return text
+
+    placeholder = f"{SUMMARY_MARKER}\n*Le résumé chiffré de ce run s'affiche ici à la fin de l'exécution.*"
+    filled = f"{SUMMARY_MARKER}\n### À retenir\n\n- 425 accidents\n- 9,7 %"
+    assert sanitized(placeholder) == sanitized(filled) == SUMMARY_MARKER
+    assert sanitized("### À retenir\n\n- 425 accidents") == "### À retenir\n\n- 425 accidents"  # compared
