@@ -63,9 +63,9 @@ def test_figure_alt_text_and_summary_at_the_top_in_a_real_kernel(tmp_path) -> No
     top = [output["data"]["text/markdown"] for output in cells[0].outputs]
     assert "**Paramètres** : `annees` = `[2013]`" in top[0]
     # filled at the end, shown at the top
-    assert top[1] == "<!-- eig-summary -->\n### À retenir\n\n- 2 accidents"
+    assert top[1] == "<!-- eig-summary -->\n## À retenir\n\n- 2 accidents"
     (end,) = cells[2].outputs  # and shown where it is computed, for nbval to compare
-    assert end["data"]["text/markdown"] == "### À retenir\n\n- 2 accidents"
+    assert end["data"]["text/markdown"] == "## À retenir\n\n- 2 accidents"
     (figure,) = cells[1].outputs
     assert "image/svg+xml" in figure["data"]
     assert figure["metadata"]["image/svg+xml"]["alt"] == "Figure : Accidents"
@@ -85,6 +85,7 @@ def test_the_kit_sanitize_file_folds_only_the_top_copy_of_the_summary() -> None:
         return text
 
     placeholder = f"{SUMMARY_MARKER}\n*Le résumé chiffré de ce run s'affiche ici à la fin de l'exécution.*"
-    filled = f"{SUMMARY_MARKER}\n### À retenir\n\n- 425 accidents\n- 9,7 %"
+    filled = f"{SUMMARY_MARKER}\n## À retenir\n\n- 425 accidents\n- 9,7 %"
     assert sanitized(placeholder) == sanitized(filled) == SUMMARY_MARKER
-    assert sanitized("### À retenir\n\n- 425 accidents") == "### À retenir\n\n- 425 accidents"  # compared
+    end_copy = "## À retenir\n\n- 425 accidents"
+    assert sanitized(end_copy) == end_copy  # compared by nbval

@@ -51,19 +51,23 @@ def read_export(ran, name: str) -> pd.DataFrame:
     return pd.read_csv(ran.workspace / "data" / "processed" / name, dtype={"dep": str, "num_acc": str})
 
 
+SUMMARY = re.compile(r"^(?:<!-- eig-summary -->\n)?#+ À retenir\n")
+
+
 def summary_of(notebook: dict) -> tuple[int, str]:
-    """The index of the cell showing "À retenir" at the top, and its markdown (the same as at the end)."""
+    """The index of the cell showing "À retenir" at the top, and its markdown (also shown at the end)."""
     shown = [
         (index, "".join(output.get("data", {}).get("text/markdown", "")))
         for index, cell in enumerate(notebook["cells"])
         for output in cell.get("outputs", [])
     ]
-    top = [(index, text) for index, text in shown if text.startswith(f"{SUMMARY_MARKER}\n### À retenir")]
-    end = [text for _, text in shown if text.startswith("### À retenir")]
-    assert len(top) == 1 and len(end) == 1, "one summary at the top, the same one where it is computed"
-    index, text = top[0]
-    assert text == f"{SUMMARY_MARKER}\n{end[0]}"
-    return index, end[0]
+    found = [(index, text) for index, text in shown if SUMMARY.match(text)]
+    assert found, "no 'À retenir' summary in the notebook"
+    index, top = found[0]
+    top = top.removeprefix(f"{SUMMARY_MARKER}\n")
+    for _, copy in found[1:]:
+        assert copy.removeprefix(f"{SUMMARY_MARKER}\n") == top, "the copies of the summary differ"
+    return index, top
 
 
 def figure_outputs(notebook: dict) -> list[tuple[int, dict]]:

@@ -227,7 +227,8 @@ def summary(points: list[str]) -> None:
     """
     from IPython.display import Markdown, display, update_display
 
-    text = "### À retenir\n\n" + "\n".join(f"- {point}" for point in points)
+    # a level-2 heading: the report's headings stay in order under the notebook's title
+    text = "## À retenir\n\n" + "\n".join(f"- {point}" for point in points)
     update_display(Markdown(f"{SUMMARY_MARKER}\n{text}"), display_id=SUMMARY_DISPLAY_ID)
     display(Markdown(text))
 
