@@ -62,30 +62,8 @@ def test_figure_alt_text_and_summary_at_the_top_in_a_real_kernel(tmp_path) -> No
     cells = nbformat.read(executed, 4).cells
     top = [output["data"]["text/markdown"] for output in cells[0].outputs]
     assert "**Paramètres** : `annees` = `[2013]`" in top[0]
-    # filled at the end, shown at the top
-    assert top[1] == "<!-- eig-summary -->\n## À retenir\n\n- 2 accidents"
-    (end,) = cells[2].outputs  # and shown where it is computed, for nbval to compare
-    assert end["data"]["text/markdown"] == "## À retenir\n\n- 2 accidents"
+    assert top[1] == "## À retenir\n\n- 2 accidents"  # filled at the end, shown at the top
+    assert cells[2].outputs == []
     (figure,) = cells[1].outputs
     assert "image/svg+xml" in figure["data"]
     assert figure["metadata"]["image/svg+xml"]["alt"] == "Figure : Accidents"
-
-
-def test_the_kit_sanitize_file_folds_only_the_top_copy_of_the_summary() -> None:
-    import re
-
-    from nbval.plugin import get_sanitize_patterns
-
-    from eigkit.notebook import SUMMARY_MARKER
-    from eigkit.runner.check import KIT_SANITIZE
-
-    def sanitized(text: str) -> str:
-        for regex, replace in get_sanitize_patterns(KIT_SANITIZE.read_text(encoding="utf-8")):
-            text = re.sub(regex, replace, text)
-        return text
-
-    placeholder = f"{SUMMARY_MARKER}\n*Le résumé chiffré de ce run s'affiche ici à la fin de l'exécution.*"
-    filled = f"{SUMMARY_MARKER}\n## À retenir\n\n- 425 accidents\n- 9,7 %"
-    assert sanitized(placeholder) == sanitized(filled) == SUMMARY_MARKER
-    end_copy = "## À retenir\n\n- 425 accidents"
-    assert sanitized(end_copy) == end_copy  # compared by nbval

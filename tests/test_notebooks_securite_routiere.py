@@ -20,7 +20,7 @@ from scipy import stats
 
 from eigkit import data
 from eigkit.disclosure import DEFAULT_THRESHOLD, shown_count
-from eigkit.notebook import SUMMARY_MARKER, fmt_number, fmt_percent
+from eigkit.notebook import fmt_number, fmt_percent
 from eigkit.paths import kit_root
 from eigkit.spatial import territory_of
 from notebook_kinds import figure_counts, make_workspace, nbval_check, run_kind, text_outputs
@@ -51,23 +51,14 @@ def read_export(ran, name: str) -> pd.DataFrame:
     return pd.read_csv(ran.workspace / "data" / "processed" / name, dtype={"dep": str, "num_acc": str})
 
 
-SUMMARY = re.compile(r"^(?:<!-- eig-summary -->\n)?#+ À retenir\n")
-
-
 def summary_of(notebook: dict) -> tuple[int, str]:
-    """The index of the cell showing "À retenir" at the top, and its markdown (also shown at the end)."""
-    shown = [
-        (index, "".join(output.get("data", {}).get("text/markdown", "")))
-        for index, cell in enumerate(notebook["cells"])
-        for output in cell.get("outputs", [])
-    ]
-    found = [(index, text) for index, text in shown if SUMMARY.match(text)]
-    assert found, "no 'À retenir' summary in the notebook"
-    index, top = found[0]
-    top = top.removeprefix(f"{SUMMARY_MARKER}\n")
-    for _, copy in found[1:]:
-        assert copy.removeprefix(f"{SUMMARY_MARKER}\n") == top, "the copies of the summary differ"
-    return index, top
+    """The index of the cell showing the "À retenir" summary at the top, and its markdown."""
+    for index, cell in enumerate(notebook["cells"]):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("data", {}).get("text/markdown", ""))
+            if re.match(r"#+ À retenir\n", text):
+                return index, text
+    raise AssertionError("no 'À retenir' summary in the notebook")
 
 
 def figure_outputs(notebook: dict) -> list[tuple[int, dict]]:

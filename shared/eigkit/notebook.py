@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 __all__ = [
-    "SUMMARY_MARKER",
     "THIN_SPACE",
     "banner",
     "describe",
@@ -198,8 +197,6 @@ def show_figure(fig: Any, source: str, alt: str | None = None) -> None:
 # --- The decision-maker layer: banner and computed summary at the top -----------------------------------
 
 SUMMARY_DISPLAY_ID = "eig-summary"
-#: first line of the summary shown at the top; nbval_sanitize.cfg folds what follows it (see :func:`summary`)
-SUMMARY_MARKER = "<!-- eig-summary -->"
 
 
 def banner(source: str, parameters: dict[str, Any], sample: bool) -> None:
@@ -213,24 +210,17 @@ def banner(source: str, parameters: dict[str, Any], sample: bool) -> None:
     shown = ", ".join(f"`{name}` = `{value!r}`" for name, value in parameters.items())
     display(Markdown(f"> **Données** : {source} — {kind}.  \n> **Paramètres** : {shown}"))
     display(
-        Markdown(f"{SUMMARY_MARKER}\n*Le résumé chiffré de ce run s'affiche ici à la fin de l'exécution.*"),
+        Markdown("*Le résumé chiffré de ce run s'affiche ici à la fin de l'exécution.*"),
         display_id=SUMMARY_DISPLAY_ID,
     )
 
 
 def summary(points: list[str]) -> None:
-    """Fill the summary reserved by :func:`banner` ("À retenir", this run's key numbers), and show it here.
+    """Fill the summary reserved by :func:`banner` ("À retenir", the key numbers of THIS run)."""
+    from IPython.display import Markdown, update_display
 
-    The copy at the top is written into the banner's output when the notebook runs (a display update), which
-    nbval cannot replay: the kit's sanitize file folds the top copy after :data:`SUMMARY_MARKER`, and the copy
-    shown by this call, at the end, is the one nbval compares.
-    """
-    from IPython.display import Markdown, display, update_display
-
-    # a level-2 heading: the report's headings stay in order under the notebook's title
     text = "## À retenir\n\n" + "\n".join(f"- {point}" for point in points)
-    update_display(Markdown(f"{SUMMARY_MARKER}\n{text}"), display_id=SUMMARY_DISPLAY_ID)
-    display(Markdown(text))
+    update_display(Markdown(text), display_id=SUMMARY_DISPLAY_ID)
 
 
 def optional_dataset(name: str, **load_arguments: Any) -> tuple[Any, str | None]:
