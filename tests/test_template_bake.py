@@ -32,7 +32,12 @@ CI_FILES = {
 }
 CI_FILES["both"] = CI_FILES["github"] | CI_FILES["gitlab"]
 LEFTOVERS = ("{{", "{%", "@EIG_KIT_VERSION@")
-KIND_EXTRAS = {"gendarmerie": "[xlsx]", "cour-des-comptes": "[search]", "sauvetage-en-mer": "[sauvetage]"}
+KIND_EXTRAS = {
+    "securite-routiere": "[geo]",
+    "gendarmerie": "[xlsx]",
+    "cour-des-comptes": "[search]",
+    "sauvetage-en-mer": "[sauvetage]",
+}
 
 
 def kind_files(kind: str) -> set[str]:

@@ -22,10 +22,8 @@ Public API (``from eigkit import data``):
   canonical strings as the loaders write them: ``frame["grav"].map(data.labels("baac", "grav"))``),
   ``labels("secmar", "evenement")`` (SECMAR code tables). ``data.label_of(family, column, code)`` for
   one code.
-- ``data.plot_choropleth(ax, frame, values, *, cmap="viridis", overseas="inset", ...)``: draws
-  ``data.load("geo.departements", source="sample")`` (columns ``code``, ``nom``, ``rings``, ``lon``, ``lat``,
-  ``outre_mer``) with matplotlib alone; ``values`` is a Series/mapping indexed by département code or a
-  column name.
+- ``data.load("geo.departements")`` / ``"geo.regions"`` return GeoDataFrames (``code``, ``nom``,
+  ``outre_mer``, ``geometry`` in EPSG:4326; the ``geo`` extra installs geopandas); ``eigkit.maps`` draws them.
 - ``data.DataError`` (a ValueError): every refusal, with the file, the column and what to do.
 
 Datasets: baac.caracteristiques, baac.lieux, baac.vehicules, baac.usagers, radars, sdis.interventions,
@@ -45,7 +43,6 @@ remote) -> ``remote`` (API and verified download) -> ``cache`` (stores and verif
 
 from __future__ import annotations
 
-from eigkit.data.geo import plot_choropleth
 from eigkit.data.labels import label_of, labels
 from eigkit.data.loading import cached_file, fetch, load, published_years, read, sample_files
 from eigkit.data.registry import datasets
@@ -57,6 +54,6 @@ from eigkit.errors import DataError
 
 __all__ = [
     "CsvFormat", "DataError", "Head", "RemoteDataset", "Resource", "cached_file", "datagouv_dataset",
-    "datasets", "download_head", "fetch", "label_of", "labels", "load", "plot_choropleth", "published_years",
+    "datasets", "download_head", "fetch", "label_of", "labels", "load", "published_years",
     "read", "sample_files", "sniff_csv",
 ]  # fmt: skip
