@@ -100,3 +100,24 @@ def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
     kind = request.module.KIND
     return run_kind(kind, make_workspace(kind, tmp_path_factory.mktemp(kind)))
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """One successful run of a small demo workspace (``departement: "01"``), made once per session and shared
+    by the runner, check and report tests. The workspace is a git repository with an uncommitted change to a
+    tracked file, so that the run records a commit and a dirty tree."""
+    from eigkit.runner.execute import run
+    from test_run_workspace import make_workspace
+
+    root = make_workspace(
+        tmp_path_factory.mktemp("shared-ws"),
+        {"01-demo": "params_demo"},
+        params='departement: "01"\nannee: 2023\n',
+    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "demo workspace")
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write("# edited after the commit\n")
+    return root, run(params=root / "params" / "ci.yaml", workspace=root, progress=False)
