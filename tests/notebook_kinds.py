@@ -68,11 +68,6 @@ def make_workspace(kind: str, folder: Path) -> Path:
     return folder
 
 
-def notebook_stems(workspace: Path) -> list[str]:
-    """The workspace's notebooks in run order."""
-    return [path.stem for path in sorted((workspace / "notebooks").glob("*.ipynb"))]
-
-
 def run_kind(
     kind: str, workspace: Path, params: str = "params/ci.yaml", overrides: dict[str, Any] | None = None
 ) -> KindRun:
