@@ -26,9 +26,14 @@ def test_every_kind_of_the_template_has_notebooks_and_both_params_files():
             assert (KIT / "notebooks" / kind / "params" / params).is_file(), f"{kind}: no params/{params}"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_eig_new_run_check_give_a_report_per_notebook(kind: str, tmp_path: Path, kind_run):
-    accepted = kind_run(kind)
+@pytest.fixture(params=KINDS)
+def accepted(request: pytest.FixtureRequest, kind_run):
+    """The session's ``eig new``/``eig run``/``eig check`` of one kind (its time shows as the setup)."""
+    return kind_run(request.param)
+
+
+def test_eig_new_run_check_give_a_report_per_notebook(accepted, tmp_path: Path):
+    kind = accepted.kind
     assert set(accepted.steps) == {"new", "run", "check"}
     for name, outcome in accepted.steps.items():
         output = f"{outcome.stdout[-3000:]}\n{outcome.stderr[-3000:]}"
