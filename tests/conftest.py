@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,54 @@ def kit_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_kit(tmp_path_factory.mktemp("kit-copy") / "eig-kit")
 
 
-@pytest.fixture(scope="module")
-def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The notebooks of the test module's ``KIND`` run once on the embedded samples (``params/ci.yaml``)."""
-    from notebook_kinds import make_workspace, run_kind
+@pytest.fixture(scope="session")
+def kind_run(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path) -> Callable[[str], Any]:
+    """``kind_run(KIND)``: the kind baked by ``eig new``, run by ``eig run --params params/ci.yaml`` and
+    checked by ``eig check`` (an ``Acceptance`` of ``notebook_kinds``), ONCE per session and shared by the
+    kind's tests, their nbval test and the acceptance test. A failed bake fails each test asking for it."""
+    from notebook_kinds import bake_run_check
 
-    kind = request.module.KIND
-    return run_kind(kind, make_workspace(kind, tmp_path_factory.mktemp(kind)))
+    done: dict[str, Any] = {}
+
+    def accepted(kind: str) -> Any:
+        if kind not in done:
+            try:
+                done[kind] = bake_run_check(
+                    kind, tmp_path_factory.mktemp(f"kind-{kind}"), cookiecutter_config
+                )
+            except AssertionError as error:
+                done[kind] = error
+        if isinstance(done[kind], AssertionError):
+            raise done[kind]
+        return done[kind]
+
+    return accepted
+
+
+@pytest.fixture(scope="module")
+def ran(request: pytest.FixtureRequest, kind_run: Callable[[str], Any]):
+    """The notebooks of the test module's ``KIND`` as the session's ``eig run --params params/ci.yaml``
+    executed them on the embedded samples (a ``KindRun``: workspace, executed notebooks, ``eig check``'s
+    result)."""
+    return kind_run(request.module.KIND).kind_run()
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """One successful run of a small demo workspace (``departement: "01"``), made once per session and shared
+    by the runner, check and report tests. The workspace is a git repository with an uncommitted change to a
+    tracked file, so that the run records a commit and a dirty tree."""
+    from eigkit.runner.execute import run
+    from test_run_workspace import make_workspace
+
+    root = make_workspace(
+        tmp_path_factory.mktemp("shared-ws"),
+        {"01-demo": "params_demo"},
+        params='departement: "01"\nannee: 2023\n',
+    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "demo workspace")
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write("# edited after the commit\n")
+    return root, run(params=root / "params" / "ci.yaml", workspace=root, progress=False)

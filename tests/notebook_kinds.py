@@ -1,12 +1,10 @@
 """Run a défi kind's notebooks the way a baked workspace's CI does, for the kinds' tests.
 
-Given a kind, :func:`make_workspace` lays out a minimal défi workspace in a folder (``pyproject.toml`` with
-``[tool.eig]``, the kind's notebooks in ``notebooks/``, its params files in ``params/``), :func:`run_kind`
-executes every notebook with the CI parameters and :func:`nbval_check` re-runs the executed notebooks under
-nbval (real kernels) and compares their outputs.
-
-The kit's runner (``eigkit.run``, ``eigkit.runner.check``) is used when importable; otherwise papermill's
-Python API and a ``pytest --nbval`` subprocess do the same job, so that the kinds can be tested on their own.
+Each kind is run ONCE per test session (``kind_run`` in ``conftest.py``): :func:`bake_run_check` bakes it with
+``eig new``, runs ``eig run --params params/ci.yaml`` and ``eig check`` in the workspace, and
+:meth:`Acceptance.kind_run` hands the outcome to the kind's tests (``ran``) and to the acceptance test, with
+the recorded ``eig check`` result that :func:`nbval_check` returns. A run with other parameters (a changed
+result to check) lays out its own workspace with :func:`make_workspace` and runs it with :func:`run_kind`.
 """
 
 from __future__ import annotations
@@ -23,6 +21,8 @@ from typing import Any
 
 import eigkit
 from eigkit.paths import kit_root
+from eigkit.runner import manifest
+from eigkit.runner.check import check
 
 IMAGE_TYPES = ("image/svg+xml", "image/png")
 
@@ -35,6 +35,8 @@ class KindRun:
     workspace: Path
     executed: dict[str, Path] = field(default_factory=dict)  # notebook stem -> executed notebook
     seconds: float = 0.0
+    checked: int | None = None  # return code of the `eig check` already run on these notebooks, if any
+    check_report: str = ""  # what that `eig check` printed
 
     def notebook(self, stem: str) -> dict[str, Any]:
         """The executed notebook ``stem`` as JSON."""
@@ -66,51 +68,34 @@ def make_workspace(kind: str, folder: Path) -> Path:
     return folder
 
 
-def notebook_stems(workspace: Path) -> list[str]:
-    """The workspace's notebooks in run order."""
-    return [path.stem for path in sorted((workspace / "notebooks").glob("*.ipynb"))]
-
-
 def run_kind(
     kind: str, workspace: Path, params: str = "params/ci.yaml", overrides: dict[str, Any] | None = None
 ) -> KindRun:
-    """Execute every notebook of ``workspace`` with ``params`` (and ``overrides``); raise when one fails."""
+    """Execute every notebook of ``workspace`` through ``eigkit.run`` with ``params`` (and ``overrides``);
+    raise with each failed notebook's error when one fails."""
     started = time.perf_counter()
-    run = KindRun(kind, workspace)
-    if _kit_runner_available():
-        run.executed = _run_with_kit(workspace, params, overrides or {})
-    elif overrides:
-        raise RuntimeError("overrides need the kit's runner (eigkit.run)")
-    else:
-        run.executed = _run_with_papermill(workspace, params)
-    run.seconds = time.perf_counter() - started
-    return run
+    result = eigkit.run(
+        params=workspace / params, overrides=overrides or {}, workspace=workspace, progress=False
+    )
+    if not result.ok:
+        failures = "\n".join(
+            f"{entry['name']}: {entry['status']} {entry.get('error')}" for entry in result.failed
+        )
+        raise AssertionError(f"eig run failed in {workspace}:\n{failures}")
+    executed = {Path(entry["output"]).stem: result.run_dir / entry["output"] for entry in result.runs}
+    return KindRun(kind, workspace, executed, time.perf_counter() - started)
 
 
 def nbval_check(run: KindRun) -> int:
-    """Re-run the executed notebooks under nbval (``--nbval``, kit sanitize file); return pytest's code."""
-    if _kit_runner_available():
-        from eigkit.runner.check import check
-
-        return check(
-            [str(path) for path in run.executed.values()], workspace=run.workspace, current_env=True
-        ).returncode
-    sanitize = kit_root() / "shared" / "eigkit" / "runner" / "nbval_sanitize.cfg"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--nbval",
-        "--nbval-current-env",
-    ]
-    if sanitize.is_file():
-        command += ["--nbval-sanitize-with", str(sanitize)]
-    command += [str(path) for path in run.executed.values()]
-    env = {**os.environ, "EIG_WORKSPACE": str(run.workspace)}
-    return subprocess.run(command, cwd=run.workspace, env=env, timeout=300, check=False).returncode
+    """``eig check``'s return code for ``run``: the one recorded when the session's ``eig check`` already
+    re-ran these notebooks under nbval, else a fresh check (nbval, kit sanitize file) of its notebooks."""
+    if run.checked is not None:
+        if run.checked != 0:
+            print(run.check_report)  # shown by pytest with the failing test
+        return run.checked
+    return check(
+        [str(path) for path in run.executed.values()], workspace=run.workspace, current_env=True
+    ).returncode
 
 
 def figures(notebook: dict[str, Any]) -> list[str]:
@@ -136,76 +121,41 @@ def text_outputs(notebook: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _kit_runner_available() -> bool:
-    try:
-        import eigkit.runner.check
-        import eigkit.runner.execute  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _run_with_kit(workspace: Path, params: str, overrides: dict[str, Any]) -> dict[str, Path]:
-    """Run through ``eigkit.run`` and return the executed notebooks it recorded; fail with the errors."""
-    result = eigkit.run(params=workspace / params, overrides=overrides, workspace=workspace, progress=False)
-    if not result.ok:
-        failures = "\n".join(
-            f"{entry['name']}: {entry['status']} {entry.get('error')}" for entry in result.failed
-        )
-        raise AssertionError(f"eig run failed in {workspace}:\n{failures}")
-    return {Path(entry["output"]).stem: result.run_dir / entry["output"] for entry in result.runs}
-
-
-def _run_with_papermill(workspace: Path, params: str) -> dict[str, Path]:
-    """Fallback while the kit's runner is not there: papermill's Python API, one notebook after another."""
-    import papermill
-
-    values = _split_params(workspace, workspace / params)
-    out_dir = workspace / "runs" / "test"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = {}
-    previous = os.environ.get("EIG_WORKSPACE")
-    os.environ["EIG_WORKSPACE"] = str(workspace)
-    try:
-        for stem in notebook_stems(workspace):
-            output = out_dir / f"{stem}.ipynb"
-            papermill.execute_notebook(
-                str(workspace / "notebooks" / f"{stem}.ipynb"),
-                str(output),
-                parameters=values[stem],
-                cwd=str(workspace),
-                kernel_name="python3",
-                progress_bar=False,
-                start_timeout=120,
-            )
-            executed[stem] = output
-    finally:
-        if previous is None:
-            os.environ.pop("EIG_WORKSPACE", None)
-        else:
-            os.environ["EIG_WORKSPACE"] = previous
-    return executed
-
-
-def _split_params(workspace: Path, params_file: Path) -> dict[str, dict[str, Any]]:
-    """Notebook stem -> typed values, with the kit's params-file rule."""
-    from eigkit.runner.params import declared_parameters, load_yaml_text, split_params_file, validate
-
-    declared = {
-        stem: declared_parameters(workspace / "notebooks" / f"{stem}.ipynb")
-        for stem in notebook_stems(workspace)
-    }
-    raw = split_params_file(str(params_file), load_yaml_text(params_file), declared)
-    return {stem: validate(stem, declared[stem], raw[stem]) for stem in declared}
-
-
 @dataclass
 class Acceptance:
     """A workspace baked by ``eig new`` whose ``eig run`` and ``eig check`` were run, with their outcome."""
 
+    kind: str
     workspace: Path
     steps: dict[str, subprocess.CompletedProcess[str]]
     seconds: dict[str, float]
+
+    def failures(self) -> list[str]:
+        """Each step that failed, with the end of its output."""
+        return [
+            f"eig {name} exited {outcome.returncode}:\n{outcome.stdout[-3000:]}\n{outcome.stderr[-3000:]}"
+            for name, outcome in self.steps.items()
+            if outcome.returncode != 0
+        ]
+
+    def kind_run(self) -> KindRun:
+        """The notebooks ``eig run`` executed (its manifest's outputs) and ``eig check``'s return code;
+        raise with the steps' output when ``eig run`` did not succeed."""
+        if "run" not in self.steps or self.steps["run"].returncode != 0:
+            raise AssertionError(f"{self.kind}: eig new/run failed:\n" + "\n".join(self.failures()))
+        run_dir = manifest.latest_run(self.workspace / "runs")
+        executed = {
+            Path(entry["output"]).stem: run_dir / entry["output"] for entry in manifest.read(run_dir)["runs"]
+        }
+        checking = self.steps.get("check")
+        return KindRun(
+            self.kind,
+            self.workspace,
+            executed,
+            self.seconds["run"],
+            None if checking is None else checking.returncode,
+            "" if checking is None else f"{checking.stdout}\n{checking.stderr}",
+        )
 
 
 def bake_run_check(kind: str, folder: Path, cookiecutter_config: Path) -> Acceptance:
@@ -237,7 +187,7 @@ def bake_run_check(kind: str, folder: Path, cookiecutter_config: Path) -> Accept
     workspace = workspaces[0]
     if step("run", [eig, "run", "--params", "params/ci.yaml"], workspace).returncode == 0:
         step("check", [eig, "check"], workspace)
-    return Acceptance(workspace, steps, seconds)
+    return Acceptance(kind, workspace, steps, seconds)
 
 
 def figure_counts(run: KindRun) -> dict[str, int]:

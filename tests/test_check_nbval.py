@@ -6,12 +6,13 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
 from eigkit.runner.check import KIT_SANITIZE, CheckError, check, notebooks_with_outputs, sanitize_file
-from test_run_workspace import make_workspace, shared_run
+from test_run_workspace import make_workspace
 
 
 def _sanitize(text: str) -> str:
@@ -55,8 +56,8 @@ def test_check_without_any_run_says_what_to_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_check_passes_on_the_latest_run(tmp_path_factory: pytest.TempPathFactory) -> None:
-    root, run = shared_run(tmp_path_factory)
+def test_check_passes_on_the_latest_run(shared_run: tuple[Path, Any]) -> None:
+    root, run = shared_run
     result = check(workspace=root)
     assert result.returncode == 0, result
     assert result.notebooks == [run.run_dir / "01-demo.ipynb"]
@@ -64,9 +65,9 @@ def test_check_passes_on_the_latest_run(tmp_path_factory: pytest.TempPathFactory
 
 @pytest.mark.slow
 def test_check_fails_on_a_changed_output_and_on_committed_outputs(
-    tmp_path_factory: pytest.TempPathFactory, capfd: pytest.CaptureFixture[str]
+    shared_run: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    _, run = shared_run(tmp_path_factory)
+    _, run = shared_run
     copy_root = make_workspace(tmp_path_factory.mktemp("tampered"), {})
     executed = json.loads((run.run_dir / "01-demo.ipynb").read_text())
     for cell in executed["cells"]:

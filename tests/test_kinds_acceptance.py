@@ -1,7 +1,8 @@
 """Issue 5's acceptance for every défi kind, as an entrepreneur types it: ``eig new "Test" --kind KIND
 --no-input``, then in the workspace ``eig run --params params/ci.yaml`` and ``eig check``; ``reports/`` then
 holds an HTML page per notebook, with its figures, that a browser finds accessible (issue 14: French, real
-text alternatives, figures within the page, no serious axe-core violation)."""
+text alternatives, figures within the page, no serious axe-core violation). The bake, run and check are the
+session's ``kind_run(kind)`` (conftest.py), whose executed notebooks the kind's own tests read too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from accessibility import CHROMIUM, audit
 from eigkit.workspace.variables import template_defaults
-from notebook_kinds import bake_run_check
 
 KIT = Path(__file__).resolve().parents[1]
 KINDS = template_defaults(KIT)["defi_kind"]
@@ -26,9 +26,14 @@ def test_every_kind_of_the_template_has_notebooks_and_both_params_files():
             assert (KIT / "notebooks" / kind / "params" / params).is_file(), f"{kind}: no params/{params}"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_eig_new_run_check_give_a_report_per_notebook(kind: str, tmp_path: Path, cookiecutter_config: Path):
-    accepted = bake_run_check(kind, tmp_path, cookiecutter_config)
+@pytest.fixture(params=KINDS)
+def accepted(request: pytest.FixtureRequest, kind_run):
+    """The session's ``eig new``/``eig run``/``eig check`` of one kind (its time shows as the setup)."""
+    return kind_run(request.param)
+
+
+def test_eig_new_run_check_give_a_report_per_notebook(accepted, tmp_path: Path):
+    kind = accepted.kind
     assert set(accepted.steps) == {"new", "run", "check"}
     for name, outcome in accepted.steps.items():
         output = f"{outcome.stdout[-3000:]}\n{outcome.stderr[-3000:]}"

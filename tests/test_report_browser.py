@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from test_run_workspace import shared_run
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 pytestmark = [
@@ -34,10 +33,8 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
-def test_the_report_page_renders_its_figure_and_table(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
-) -> None:
-    root, _ = shared_run(tmp_path_factory)
+def test_the_report_page_renders_its_figure_and_table(shared_run: tuple[Path, Any], tmp_path: Path) -> None:
+    root, _ = shared_run
     page = (root / "reports" / "01-demo.html").as_uri()
     dom = _chromium(tmp_path, "--dump-dom", page).stdout
     assert "<title>01-demo</title>" in dom
@@ -54,7 +51,7 @@ def test_the_report_page_renders_its_figure_and_table(
     assert pixels[..., :3].std() > 0.01  # not a blank page
 
 
-def test_the_index_links_to_the_reports(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    root, result = shared_run(tmp_path_factory)
+def test_the_index_links_to_the_reports(shared_run: tuple[Path, Any], tmp_path: Path) -> None:
+    root, result = shared_run
     dom = _chromium(tmp_path, "--dump-dom", (root / "reports" / "index.html").as_uri()).stdout
     assert result.run_id in dom and 'href="01-demo.html"' in dom and "réussi" in dom

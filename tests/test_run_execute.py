@@ -8,26 +8,27 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conftest import git
 from eigkit.runner import manifest
-from test_run_workspace import make_workspace, shared_run
+from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
 EIG = [sys.executable, "-c", "from eigkit.cli import main; main()"]
 
 
-def test_a_run_records_parameters_status_versions_and_data_used(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    root, result = shared_run(tmp_path_factory)
+def test_a_run_records_parameters_status_versions_and_data_used(shared_run: tuple[Path, Any]) -> None:
+    root, result = shared_run
     assert result.ok and result.exit_code == 0
     record = manifest.read(result.run_dir)
     assert record["status"] == "ok" and record["run_id"] == result.run_id
     assert record["environment"]["packages"]["papermill"]
     assert record["environment"]["python"].count(".") == 2
-    assert record["git"] is None  # the test workspace is not a git repository
+    # the shared workspace is a git repository whose tracked pyproject.toml was edited after its commit
+    assert record["git"] == {"commit": git(root, "rev-parse", "HEAD").strip(), "dirty": True}
     assert record["driver"]["pid"] == os.getpid()  # who drives it: a later run can tell it died
     (entry,) = record["runs"]
     assert entry["notebook"] == "notebooks/01-demo.ipynb"
@@ -53,10 +54,20 @@ def test_a_run_records_parameters_status_versions_and_data_used(
     assert not list(result.run_dir.rglob("*.tmp")) and not list((result.run_dir / ".work").glob("*.ipynb"))
 
 
-def test_reports_are_self_contained_with_the_figure_and_no_code(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    root, result = shared_run(tmp_path_factory)
+def test_git_state_is_none_outside_a_repository_and_clean_right_after_a_commit(tmp_path: Path) -> None:
+    assert manifest.git_state(tmp_path) is None
+    git(tmp_path, "init", "-q")
+    (tmp_path / "notes.txt").write_text("à garder\n", encoding="utf-8")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "notes")
+    head = git(tmp_path, "rev-parse", "HEAD").strip()
+    assert manifest.git_state(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "untracked.txt").write_text("ignoré\n", encoding="utf-8")
+    assert manifest.git_state(tmp_path)["dirty"] is False  # only tracked files make the tree dirty
+
+
+def test_reports_are_self_contained_with_the_figure_and_no_code(shared_run: tuple[Path, Any]) -> None:
+    root, result = shared_run
     page = (root / "reports" / "01-demo.html").read_text(encoding="utf-8")
     assert "data:image/svg+xml;base64," in page  # the figure, embedded
     assert "from eigkit.notebook import setup" not in page  # code hidden by default

@@ -1,20 +1,19 @@
 """Small défi workspaces for the runner tests, and tests of how the runner finds workspace and notebooks.
 
-Other runner test modules import :func:`make_workspace` and :func:`shared_run` from here.
+Other runner test modules import :func:`make_workspace` from here; the run they share is conftest's
+``shared_run`` session fixture.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from eigkit.runner.execute import RunnerError, find_notebooks, find_workspace
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
-_shared: dict[str, Any] = {}
 
 
 def make_workspace(folder: Path, notebooks: dict[str, str], params: str = "") -> Path:
@@ -29,20 +28,6 @@ def make_workspace(folder: Path, notebooks: dict[str, str], params: str = "") ->
     (folder / "params").mkdir(exist_ok=True)
     (folder / "params" / "ci.yaml").write_text(params)
     return folder
-
-
-def shared_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """One successful run of a demo workspace (``departement: "01"``), made once and shared by the tests."""
-    if "run" not in _shared:
-        from eigkit.runner.execute import run
-
-        root = make_workspace(
-            tmp_path_factory.mktemp("shared-ws"),
-            {"01-demo": "params_demo"},
-            params='departement: "01"\nannee: 2023\n',
-        )
-        _shared["run"] = (root, run(params=root / "params" / "ci.yaml", workspace=root, progress=False))
-    return _shared["run"]
 
 
 def test_find_workspace_refuses_a_plain_folder(tmp_path: Path) -> None:

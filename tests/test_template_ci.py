@@ -56,7 +56,10 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
     )
 
     bin_dir = linked_venv(tmp_path / "venv")
-    env = {**os.environ, **OFFLINE_ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    # the hooks' tools (pre-commit, nbstripout, detect-secrets) are the test environment's: pip sees them
+    # installed through the .pth link and does not copy their scripts into the linked environment
+    tools = Path(sys.executable).parent
+    env = {**os.environ, **OFFLINE_ENV, "PATH": os.pathsep.join([str(bin_dir), str(tools), os.environ["PATH"]]),
            # linked packages' data files (nbconvert templates, kernel specs) stay under the test env's prefix
            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # fmt: skip
     env.pop("EIG_WORKSPACE", None)
