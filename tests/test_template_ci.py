@@ -59,7 +59,8 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
     # the hooks' tools (pre-commit, nbstripout, detect-secrets) are the test environment's: pip sees them
     # installed through the .pth link and does not copy their scripts into the linked environment
     tools = Path(sys.executable).parent
-    env = {**os.environ, **OFFLINE_ENV, "PATH": os.pathsep.join([str(bin_dir), str(tools), os.environ["PATH"]]),
+    path = os.pathsep.join([str(bin_dir), str(tools), os.environ["PATH"]])
+    env = {**os.environ, **OFFLINE_ENV, "PATH": path,
            # linked packages' data files (nbconvert templates, kernel specs) stay under the test env's prefix
            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # fmt: skip
     env.pop("EIG_WORKSPACE", None)
