@@ -20,6 +20,8 @@ import click
 @click.option("--cluster", metavar="ADDRESS", help="Dask scheduler to send the runs to (tcp://HOST:PORT).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds allowed to each cell.")
 @click.option("--with-code", is_flag=True, help="Keep the code cells in the HTML reports.")
+@click.option("--force", is_flag=True, help="Re-execute every notebook, even those nothing changed for.")
+@click.option("--explain", is_flag=True, help="Say for each notebook why it was re-executed or reused.")
 def run_command(
     notebooks: tuple[str, ...],
     params: str | None,
@@ -29,11 +31,14 @@ def run_command(
     cluster: str | None,
     timeout: float | None,
     with_code: bool,
+    force: bool,
+    explain: bool,
 ) -> None:
     """Run the workspace's notebooks (all, in name order, or NOTEBOOK ...) and publish their reports.
 
     Parameters are checked before any kernel starts; values are read by the type each notebook declares,
-    so -p departement=01 stays the text "01".
+    so -p departement=01 stays the text "01". A notebook run is reused (not re-executed) when its sources,
+    parameters, data, imported workspace code and versions are those of an earlier successful run.
     """
     from eigkit.runner.execute import RunnerError, run
     from eigkit.runner.params import ParameterError, parse_assignment
@@ -49,6 +54,8 @@ def run_command(
             cluster=cluster,
             timeout=timeout,
             with_code=with_code,
+            force=force,
+            explain=explain,
         )
     except ParameterError as error:
         click.echo(f"Error: {error}", err=True)

@@ -24,6 +24,7 @@ from typing import Any
 from eigkit.errors import RunnerError
 from eigkit.runner import manifest as manifests
 from eigkit.runner import report
+from eigkit.runner import reuse  # reruns: reuse of unchanged runs
 from eigkit.runner.grid import expand_grid
 from eigkit.runner.params import (
     Parameter,
@@ -205,6 +206,8 @@ def run(
     with_code: bool = False,
     workspace: PathLike | None = None,
     progress: bool = True,
+    force: bool = False,
+    explain: bool = False,
 ) -> RunResult:
     """Run a workspace's notebooks with validated parameters; record the run and publish its reports.
 
@@ -215,6 +218,8 @@ def run(
     - ``grid``: a YAML file, a mapping ``name -> [values]`` (cartesian product) or a list of mappings.
     - ``workers``: local processes (default: one per core); ``cluster``: a Dask scheduler address instead.
     - ``timeout``: seconds allowed to each cell. ``with_code``: keep code cells in the reports.
+    - ``force``: re-execute every run (by default a run whose fingerprint did not change is reused);
+      ``explain``: print why each run was reused or executed.
 
     Raises :class:`ParameterError` before any kernel starts when a value does not fit; returns a
     :class:`RunResult` otherwise (check ``result.ok``; failed notebooks are kept in the run folder).
@@ -260,12 +265,13 @@ def run(
         "git": manifests.git_state(root),
         "runs": entries,
     }
+    reused = reuse.apply(root, run_dir, tasks, entries, force=force)  # reruns
     manifests.write(run_dir, record)
     clock = time.perf_counter()
     received: list[int] = []
-    waves = _waves(tasks)
-    workers = max(1, min(workers or os.cpu_count() or 1, max(len(wave) for wave in waves)))
-    bar = Progress(len(tasks), enabled=progress)
+    waves = _waves([task for task in tasks if not reused[task.index]])  # reruns: only what changed
+    workers = max(1, min(workers or os.cpu_count() or 1, max((len(wave) for wave in waves), default=1)))
+    bar = Progress(len(tasks) - sum(reused), enabled=progress)  # reruns: reused runs are done
 
     def settle(outcome: dict[str, Any]) -> None:
         entry = entries[outcome["index"]]
@@ -278,7 +284,7 @@ def run(
             from eigkit.runner.pool import make_pool
 
             try:
-                pool = make_pool(workers, cluster)
+                pool = make_pool(workers, cluster) if waves else reuse.NoPool()  # reruns
             except RuntimeError as error:
                 raise RunnerError(str(error)) from error
             try:
@@ -309,6 +315,7 @@ def run(
         for entry in entries:
             if entry["status"] == "pending":
                 entry["status"] = "interrupted"
+        reuse.finalize(root, run_dir, entries)  # reruns: fingerprints and tables of the runs that executed
         record["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
         record["duration_s"] = round(time.perf_counter() - clock, 3)
         manifests.write(run_dir, record)
@@ -318,6 +325,8 @@ def run(
     result.reports_index = _publish(root, run_dir, run_id, entries)
     if progress:
         print(summary(result), file=sys.stderr)
+    if progress or explain:  # reruns
+        print(reuse.explain(entries) if explain else reuse.counts(entries), file=sys.stderr)
     return result
 
 
