@@ -2,8 +2,8 @@
 file (the embedded sample: ANTAI, 3,350 cameras, see shared/eigkit/data/samples/PROVENANCE.md) served by the
 fake data.gouv.fr on 127.0.0.1.
 
-- ``01-radars``: reads ``radars`` with ``source="remote"`` and writes ``data/processed/radars_par_departement.csv``
-  (one row per département, key ``dep``);
+- ``01-radars``: reads ``radars`` with ``source="remote"`` and writes
+  ``data/processed/radars_par_departement.csv`` (one row per département, key ``dep``);
 - ``02-outils``: imports the workspace module ``outils`` (itself importing ``calculs``), parameter ``n``;
 - ``03-texte``: prints a text built from its parameter ``message``.
 """
@@ -51,6 +51,7 @@ def make_rerun_workspace(folder: Path) -> Path:
     )
     for stem, cells in NOTEBOOKS.items():
         nbformat.write(notebook(cells), folder / "notebooks" / f"{stem}.ipynb")
-    (folder / "outils.py").write_text("from calculs import FACTEUR\n\n\ndef double(x):\n    return FACTEUR * x\n")
+    helper = "from calculs import FACTEUR\n\n\ndef double(x):\n    return FACTEUR * x\n"
+    (folder / "outils.py").write_text(helper)
     (folder / "calculs.py").write_text("FACTEUR = 2\n")
     return folder

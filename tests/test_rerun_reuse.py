@@ -46,7 +46,7 @@ def test_reruns_exactly_what_changed(workspace, monkeypatch: pytest.MonkeyPatch)
     for entry in second.runs:
         assert entry["reused_from"] == first.run_id and entry["reuse"]["reused"]
         before = (first.run_dir / f"{entry['name']}.ipynb").read_bytes()
-        assert (second.run_dir / entry["output"]).read_bytes() == before, "a reused notebook is not re-executed"
+        assert (second.run_dir / entry["output"]).read_bytes() == before, "a reused run is not re-executed"
         assert (second.run_dir / entry["report"]).is_file()
     assert "reused from run" in (second.run_dir / "logs" / "01-radars.log").read_text()
     manifest = json.loads(second.manifest.read_text())
@@ -123,7 +123,10 @@ def test_a_new_year_on_data_gouv_reruns_the_notebook_reading_that_dataset(tmp_pa
         path = root / "notebooks" / "04-lieux.ipynb"
         from rerun_workspace import notebook
 
-        cells = ["annee: int = 2018", 'from eigkit import data\nprint(len(data.load("baac.lieux", year=annee)))']
+        cells = [
+            "annee: int = 2018",
+            'from eigkit import data\nprint(len(data.load("baac.lieux", year=annee)))',
+        ]
         nbformat.write(notebook(cells), path)
         assert executed(run(workspace=root, workers=1, progress=False)) == {"03-texte", "04-lieux"}
         assert executed(run(workspace=root, workers=1, progress=False)) == set()

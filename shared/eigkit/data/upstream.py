@@ -153,7 +153,10 @@ def _get_json(url: str) -> dict[str, Any]:
         response = requests.get(url, timeout=remote.timeout(), headers={"Accept": "application/json"},
                                 hooks={"response": remote.refuse_insecure_redirect})  # fmt: skip
     except requests.RequestException as error:
-        raise DataError(f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network?") from error
+        raise DataError(
+            f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network? "
+            f"Set {remote.API_ENV} to another address, or retry later."
+        ) from error
     if response.status_code != 200:
         raise DataError(f"The data.gouv.fr API answered {response.status_code} for {url}.")
     try:

@@ -23,8 +23,7 @@ from typing import Any
 
 from eigkit.errors import RunnerError
 from eigkit.runner import manifest as manifests
-from eigkit.runner import report
-from eigkit.runner import reuse  # reruns: reuse of unchanged runs
+from eigkit.runner import report, reuse  # reruns: reuse of unchanged runs
 from eigkit.runner.grid import expand_grid
 from eigkit.runner.params import (
     Parameter,

@@ -1,9 +1,10 @@
 """The fingerprint of a notebook run: everything that can change its result, and how two of them differ.
 
 A fingerprint holds the sha256 of the notebook's sources (cell types, sources and tags; never outputs, ids
-or other metadata), the resolved parameters, the workspace code files it imports (:mod:`eigkit.runner.imports`),
-the kit, Python and key package versions, and, once the run has ended, the data files it read (the records
-``eigkit.data`` writes to the run's usage log: name, year, source, path, sha256, url).
+or other metadata), the resolved parameters, the workspace code files it imports
+(:mod:`eigkit.runner.imports`), the kit, Python and key package versions, and, once the run has ended, the
+data files it read (the records ``eigkit.data`` writes to the run's usage log: name, year, source, path,
+sha256, url).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def notebook_digest(notebook: Path) -> str:
     """sha256 of what a notebook executes: each cell's type, source and tags (not outputs nor metadata)."""
     document = json.loads(notebook.read_text(encoding="utf-8"))
     cells = [
-        [cell.get("cell_type"), "".join(cell.get("source", "")), sorted(cell.get("metadata", {}).get("tags", []))]
+        [
+            cell.get("cell_type"),
+            "".join(cell.get("source", "")),
+            sorted(cell.get("metadata", {}).get("tags", [])),
+        ]
         for cell in document.get("cells", [])
     ]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -1,10 +1,10 @@
 """Which of the workspace's own code files a notebook imports (read statically, before it runs).
 
 A notebook's result depends on the helper modules it imports from the workspace (``import outils``,
-``from src.indicateurs import taux``, ``%run scripts/prepare.py``). :func:`workspace_code` reads the code cells
-with :mod:`ast`, resolves every imported module against the folders the kernel imports from (the workspace
-root, which is the kernel's working directory, and ``src/`` when it exists), then follows the imports of
-each module found, transitively. Package ``__init__.py`` files on the way count too.
+``from src.indicateurs import taux``, ``%run scripts/prepare.py``). :func:`workspace_code` reads the
+code cells with :mod:`ast`, resolves every imported module against the folders the kernel imports from (the
+workspace root, which is the kernel's working directory, and ``src/`` when it exists), then follows the
+imports of each module found, transitively. Package ``__init__.py`` files on the way count too.
 
 Why statically rather than by watching the kernel: the answer is needed *before* the run, to decide whether
 it may be reused, and it must hold for a kernel that is killed at the end (immediate shutdown leaves no

@@ -106,7 +106,8 @@ class DataCheck:
                 reasons.append(f"data {name}: cannot ask data.gouv.fr ({error})")
                 continue
             if newer:
-                reasons.append(f"data {name}: data.gouv.fr publishes a newer year ({', '.join(map(str, newer))})")
+                years_text = ", ".join(map(str, newer))
+                reasons.append(f"data {name}: data.gouv.fr publishes a newer year ({years_text})")
         return reasons
 
     def _upstream(self, record: dict[str, Any], path: Path) -> list[str]:
@@ -258,4 +259,3 @@ class NoPool:
 
     def close(self) -> None:
         return None
-
