@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from eigkit.errors import RunnerError
+from eigkit.runner import diff, report, reuse  # reruns: reuse of unchanged runs, change section
 from eigkit.runner import manifest as manifests
-from eigkit.runner import report, reuse  # reruns: reuse of unchanged runs
 from eigkit.runner.grid import expand_grid
 from eigkit.runner.params import (
     Parameter,
@@ -322,6 +322,7 @@ def run(
         (run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
     result = RunResult(run_id, run_dir, record["status"], entries, signal=received[0] if received else None)
     result.reports_index = _publish(root, run_dir, run_id, entries)
+    diff.add_to_index(root, result.reports_index)  # reruns: "Ce qui a changé depuis le dernier run réussi"
     if progress:
         print(summary(result), file=sys.stderr)
     if progress or explain:  # reruns

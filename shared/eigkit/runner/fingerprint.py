@@ -19,6 +19,7 @@ from eigkit.runner.imports import workspace_code
 
 VERSION = 1
 DATA_KEYS = ("name", "year", "source", "path", "sha256", "url")
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
 def notebook_digest(notebook: Path) -> str:
@@ -59,8 +60,24 @@ def before_run(workspace: Path, notebook: Path, parameters: dict[str, Any]) -> d
 
 
 def with_data(fingerprint: dict[str, Any], usage: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fingerprint completed with the data records of the run that ended."""
-    return {**fingerprint, "data": [{key: record.get(key) for key in DATA_KEYS} for record in usage]}
+    """The fingerprint completed with the data records of the run that ended (and each text file's rows)."""
+    records = [{key: record.get(key) for key in DATA_KEYS} for record in usage]
+    for record in records:
+        record["rows"] = text_rows(Path(record["path"])) if record.get("path") else None
+    return {**fingerprint, "data": records}
+
+
+def text_rows(path: Path) -> int | None:
+    """Rows of a CSV or text file (lines after the header); ``None`` for other files or a missing one."""
+    if path.suffix.lower() not in TEXT_SUFFIXES or not path.is_file():
+        return None
+    lines, last = 0, b"\n"
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"  # a last line without its newline
+    return max(lines - 1, 0)
 
 
 def differences(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
