@@ -49,7 +49,6 @@ def outdated(*args: str):
 
 
 def test_nothing_moved_exits_0(locked):
-    root, _ = locked
     result = outdated()
     assert result.exit_code == 0, result.output
     assert "radars" in result.output and "baac.lieux" in result.output
