@@ -25,6 +25,7 @@ TITLE = "Ce qui a changé depuis le dernier run réussi"
 IMAGE_TYPES = ("image/svg+xml", "image/png", "image/jpeg")
 MAX_TEXT_LINES = 12
 MAX_KEY_ROWS = 5
+INJECTED = "injected-parameters"
 
 
 @dataclass
@@ -122,8 +123,12 @@ def _parameters(old: dict[str, Any], new: dict[str, Any]) -> list[list[str]]:
         a, b = old[name].get("parameters", {}), new[name].get("parameters", {})
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
-                rows.append([name, key, repr(a.get(key, "—")), repr(b.get(key, "—"))])
+                rows.append([name, key, _value(a, key), _value(b, key)])
     return rows
+
+
+def _value(parameters: dict[str, Any], key: str) -> str:
+    return repr(parameters[key]) if key in parameters else "(valeur du notebook)"
 
 
 def _data_versions(entries: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -247,15 +252,19 @@ def _keys(index: Any) -> str:
 
 
 def _cells(path: Path) -> list[tuple[str, list[str]]]:
-    """Per code cell: its text outputs as one text, and the digests of its images."""
+    """Per code cell (papermill's injected parameters left out: they are compared as parameters): its text
+    outputs as one text (stdout, results, errors; not stderr, where warnings come and go), and the digests
+    of its images."""
     import json
 
     document = json.loads(path.read_text(encoding="utf-8"))
     cells = []
-    for cell in (cell for cell in document.get("cells", []) if cell.get("cell_type") == "code"):
+    for cell in document.get("cells", []):
+        if cell.get("cell_type") != "code" or INJECTED in cell.get("metadata", {}).get("tags", []):
+            continue
         texts, images = [], []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
                 texts.append("".join(output.get("text", "")))
             elif output.get("output_type") == "error":
                 texts.append(f"{output.get('ename')}: {output.get('evalue')}")
