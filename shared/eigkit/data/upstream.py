@@ -60,13 +60,13 @@ class Upstream:
         item = entry(name)
         if "{year}" not in (item.resource_pattern or ""):
             return []
-        pattern = re.compile(item.resource_pattern.replace("{year}", r"(\d{4})"), re.IGNORECASE)
+        pattern = re.compile(item.resource_pattern.replace("{year}", r"(?P<eig_year>\d{4})"), re.IGNORECASE)
         years = set()
         for resource in self.document(name).get("resources", []):
             for text in (resource.get("title") or "", resource.get("url") or ""):
                 match = pattern.search(text.rsplit("/", 1)[-1])
                 if match:
-                    years.add(int(match.group(1)))
+                    years.add(int(match.group("eig_year")))
         return sorted(years)
 
     def last_modified(self, name: str, url: str) -> str | None:
