@@ -1,4 +1,4 @@
-"""Benchmark: what a re-run costs when nothing changed, in a baked road-safety workspace on the embedded samples.
+"""Benchmark: what a re-run costs when nothing changed, in a baked road-safety workspace (embedded samples).
 
     .venv/bin/python bench/bench_rerun.py [--repeat N]
 

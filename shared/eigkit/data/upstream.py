@@ -50,9 +50,8 @@ class Upstream:
         if not item.datagouv_dataset:
             return {}
         if item.datagouv_dataset not in self._documents:
-            self._documents[item.datagouv_dataset] = _get_json(
-                f"{remote.api_base()}/datasets/{item.datagouv_dataset}/"
-            )
+            url = f"{remote.api_base()}/datasets/{item.datagouv_dataset}/"
+            self._documents[item.datagouv_dataset] = remote._get_json(url, item, None)  # the API v1 call
         return self._documents[item.datagouv_dataset]
 
     def published_years(self, name: str) -> list[int]:
@@ -144,22 +143,3 @@ def header_problem(name: str, filename: str, head: bytes) -> str | None:
             return f"{type(error).__name__}: {error}".replace(str(path), filename)
     return None
 
-
-def _get_json(url: str) -> dict[str, Any]:
-    import requests
-
-    remote.check_url(url)
-    try:
-        response = requests.get(url, timeout=remote.timeout(), headers={"Accept": "application/json"},
-                                hooks={"response": remote.refuse_insecure_redirect})  # fmt: skip
-    except requests.RequestException as error:
-        raise DataError(
-            f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network? "
-            f"Set {remote.API_ENV} to another address, or retry later."
-        ) from error
-    if response.status_code != 200:
-        raise DataError(f"The data.gouv.fr API answered {response.status_code} for {url}.")
-    try:
-        return response.json()
-    except ValueError as error:
-        raise DataError(f"The data.gouv.fr API sent something that is not JSON for {url}.") from error
