@@ -161,3 +161,16 @@ def test_workspace_code_follows_imports_inside_the_workspace_only(tmp_path: Path
         "outil.py",
     }
     assert all(len(digest) == 64 for digest in found.values())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_grid_reuses_per_parameter_set(workspace):
+    root, _ = workspace
+    first = run(["02-outils"], workspace=root, workers=1, progress=False, grid={"n": [2, 3]})
+    assert len(executed(first)) == 2
+    wider = run(["02-outils"], workspace=root, workers=1, progress=False, grid={"n": [2, 3, 4]})
+    [ran] = executed(wider)
+    assert [entry["parameters"] for entry in wider.runs if entry["name"] == ran] == [{"n": 4}]
+    outputs = {entry["parameters"]["n"]: entry for entry in wider.runs}
+    assert outputs[2]["reused_from"] == outputs[3]["reused_from"] == first.run_id
