@@ -8,7 +8,6 @@ that a run deciding about many notebooks asks once per dataset and year.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -18,16 +17,11 @@ from typing import Any
 from eigkit.data import remote
 from eigkit.data.errors import DataError
 from eigkit.data.registry import entry
+from eigkit.digest import file_digest
 
 HEAD_BYTES = 64 * 1024
 _ALGORITHMS = {"sha1": "sha1", "sha2": "sha256", "sha256": "sha256", "md5": "md5"}
 _NOT_TEXT = (".zip", ".tar", ".tar.gz", ".tgz", ".gz", ".xlsx", ".xls", ".parquet")
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file's bytes."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 @dataclass

@@ -9,6 +9,7 @@ sha256, url).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -43,8 +44,16 @@ def canonical_parameters(parameters: dict[str, Any]) -> str:
 
 def environment_key() -> dict[str, Any]:
     """The kit, Python and key package versions (the parts of the environment that shape results)."""
+    from eigkit import __version__
+
+    return {**_installed(), "kit": __version__}
+
+
+@functools.cache
+def _installed() -> dict[str, Any]:
+    """Python and key package versions, read once per process (package metadata is slow to read)."""
     current = manifests.environment()
-    return {key: current[key] for key in ("kit", "python", "implementation", "packages")}
+    return {key: current[key] for key in ("python", "implementation", "packages")}
 
 
 def before_run(workspace: Path, notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from eigkit.atomic import copy_file, write_text
-from eigkit.data.errors import DataError
-from eigkit.data.upstream import Upstream, change, file_digest
+from eigkit.digest import file_digest
+from eigkit.errors import DataError
 from eigkit.runner import fingerprint as fingerprints
 from eigkit.runner import manifest as manifests
 from eigkit.runner.imports import code_cells
@@ -76,8 +76,17 @@ class DataCheck:
     are remembered)."""
 
     def __init__(self) -> None:
-        self.upstream = Upstream()
+        self._upstream: Any = None  # eigkit.data.upstream.Upstream, imported (with pandas) only when needed
         self._hashes: dict[tuple[str, int, int], str] = {}
+
+    @property
+    def upstream(self) -> Any:
+        """The session of questions to data.gouv.fr."""
+        if self._upstream is None:
+            from eigkit.data.upstream import Upstream
+
+            self._upstream = Upstream()
+        return self._upstream
 
     def _sha256(self, path: Path) -> str | None:
         try:
@@ -115,6 +124,8 @@ class DataCheck:
             resource = self.upstream.resource(record["name"], record.get("year"))
         except DataError as error:
             return [f"cannot ask data.gouv.fr ({error})"]
+        from eigkit.data.upstream import change
+
         why = change(resource, sha256=record["sha256"], size=path.stat().st_size, url=record.get("url"),
                      path=path)  # fmt: skip
         return [f"data.gouv.fr announces {why}"] if why else []
