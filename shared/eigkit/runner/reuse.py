@@ -107,7 +107,7 @@ class DataCheck:
             if self._sha256(path) != record["sha256"]:
                 reasons.append(f"data {label}: {path} changed or is gone")
             elif record.get("source") == "remote":
-                reasons.extend(f"data {label}: {why}" for why in self._upstream(record, path))
+                reasons.extend(f"data {label}: {why}" for why in self._announced_change(record, path))
         for name, years in _years_read(records, "remote").items():
             try:
                 newer = [year for year in self.upstream.published_years(name) if year > max(years)]
@@ -119,7 +119,7 @@ class DataCheck:
                 reasons.append(f"data {name}: data.gouv.fr publishes a newer year ({years_text})")
         return reasons
 
-    def _upstream(self, record: dict[str, Any], path: Path) -> list[str]:
+    def _announced_change(self, record: dict[str, Any], path: Path) -> list[str]:
         try:
             resource = self.upstream.resource(record["name"], record.get("year"))
         except DataError as error:
