@@ -174,3 +174,25 @@ def test_a_grid_reuses_per_parameter_set(workspace):
     assert [entry["parameters"] for entry in wider.runs if entry["name"] == ran] == [{"n": 4}]
     outputs = {entry["parameters"]["n"]: entry for entry in wider.runs}
     assert outputs[2]["reused_from"] == outputs[3]["reused_from"] == first.run_id
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_moved_workspace_with_its_cache_inside_is_still_reused(workspace, tmp_path, monkeypatch):
+    """A CI checkout may land in another folder from one job to the next (cache of data/raw and runs/)."""
+    import shutil
+
+    root, _ = workspace
+    monkeypatch.delenv("EIG_DATA_DIR")  # the cache in the workspace: data/raw
+    first = run(workspace=root, workers=1, progress=False)
+    assert executed(first) == {"01-radars", "02-outils", "03-texte"}
+    assert str(root / "data" / "raw") in first.runs[0]["data"][0]["path"]
+    moved = tmp_path / "elsewhere" / "ws"
+    shutil.move(root, moved)
+    again = run(workspace=moved, workers=1, progress=False)
+    assert executed(again) == set(), [entry["reuse"] for entry in again.runs]
+    cached = moved / "data" / "raw" / "radars" / "all" / "radars.csv"
+    cached.write_bytes(b"altered")  # the file at the new place is the one checked (the rerun refuses it)
+    altered = run(workspace=moved, workers=1, progress=False)
+    assert [entry["reuse"]["reused"] for entry in altered.runs] == [False, True, True]
+    assert f"{cached} changed" in altered.runs[0]["reuse"]["reason"]

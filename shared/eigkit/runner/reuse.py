@@ -35,6 +35,7 @@ class Earlier:
 
     run_dir: Path
     entry: dict[str, Any]
+    workspace: str | None = None  # where the workspace was then (a CI checkout may move between jobs)
 
     @property
     def origin(self) -> str:
@@ -67,7 +68,8 @@ def earlier_successes(runs_dir: Path, *, exclude: Path | None = None) -> dict[tu
             known = entry.get("fingerprint") or {}
             if entry.get("status") != "ok" or known.get("data") is None:
                 continue
-            found.setdefault((entry["notebook"], known["parameters"]), Earlier(run_dir, entry))
+            earlier = Earlier(run_dir, entry, record.get("workspace"))
+            found.setdefault((entry["notebook"], known["parameters"]), earlier)
     return found
 
 
@@ -98,12 +100,15 @@ class DataCheck:
             self._hashes[key] = file_digest(path)
         return self._hashes[key]
 
-    def changes(self, records: list[dict[str, Any]]) -> list[str]:
-        """Why the data of ``records`` (an earlier run's usage records) are no longer the same."""
+    def changes(self, records: list[dict[str, Any]], moved: tuple[str, Path] | None = None) -> list[str]:
+        """Why the data of ``records`` (an earlier run's usage records) are no longer the same.
+
+        ``moved``: ``(workspace then, workspace now)`` when the workspace moved since: a file read inside it
+        (``data/raw``) is looked for at the same place in the workspace now."""
         reasons = []
         for record in records:
             label = f"{record['name']}" + (f" {record['year']}" if record.get("year") is not None else "")
-            path = Path(record["path"])
+            path = _relocated(Path(record["path"]), moved)
             if self._sha256(path) != record["sha256"]:
                 reasons.append(f"data {label}: {path} changed or is gone")
             elif record.get("source") == "remote":
@@ -129,6 +134,12 @@ class DataCheck:
         why = change(resource, sha256=record["sha256"], size=path.stat().st_size, url=record.get("url"),
                      path=path)  # fmt: skip
         return [f"data.gouv.fr announces {why}"] if why else []
+
+
+def _relocated(path: Path, moved: tuple[str, Path] | None) -> Path:
+    if moved is not None and path.is_relative_to(moved[0]):
+        return moved[1] / path.relative_to(moved[0])
+    return path
 
 
 def _years_read(records: list[dict[str, Any]], source: str) -> dict[str, list[int]]:
@@ -159,7 +170,7 @@ def apply(root: Path, run_dir: Path, tasks: list[Any], entries: list[dict[str, A
         else:
             reasons = fingerprints.differences(found.entry["fingerprint"], current) or _missing_files(found)
             reasons = reasons or _reads_rewritten(Path(task.notebook), rewritten)
-            reasons = reasons or check.changes(found.entry["fingerprint"]["data"])
+            reasons = reasons or check.changes(found.entry["fingerprint"]["data"], _moved(found, root))
         if reasons:
             entry["reuse"] = {"reused": False, "reason": "; ".join(reasons)}
             if found is not None:
@@ -188,6 +199,16 @@ def _missing_files(found: Earlier) -> list[str]:
     return [f"run {found.run_dir.name} lacks {', '.join(map(str, missing))}"] if missing else []
 
 
+def _here(records: list[dict[str, Any]], found: Earlier, root: Path) -> list[dict[str, Any]]:
+    """Data records with the paths inside the earlier workspace moved to ``root`` (the files just checked)."""
+    moved = _moved(found, root)
+    return [{**record, "path": str(_relocated(Path(record["path"]), moved))} for record in records]
+
+
+def _moved(found: Earlier, root: Path) -> tuple[str, Path] | None:
+    return (found.workspace, root) if found.workspace and found.workspace != str(root) else None
+
+
 def _reuse(root: Path, run_dir: Path, name: str, entry: dict[str, Any], found: Earlier) -> None:
     """Copy an earlier run's results into ``run_dir`` under ``name`` and restore its tables."""
     before = found.entry
@@ -203,9 +224,11 @@ def _reuse(root: Path, run_dir: Path, name: str, entry: dict[str, Any], found: E
     write_text(run_dir / "logs" / f"{name}.log", reason + "\n")
     now = datetime.now().astimezone().isoformat(timespec="milliseconds")
     entry.update(
-        status="ok", error=None, started_at=now, finished_at=now, duration_s=0.0, data=before.get("data", []),
+        status="ok", error=None, started_at=now, finished_at=now, duration_s=0.0,
+        data=_here(before.get("data", []), found, root),
         output=f"{name}.ipynb", report=f"reports/{name}.html", outputs=dict(before.get("outputs", {})),
-        fingerprint=before["fingerprint"], reused_from=found.origin,
+        fingerprint={**before["fingerprint"], "data": _here(before["fingerprint"]["data"], found, root)},
+        reused_from=found.origin,
         reuse={"reused": True, "reason": reason},
     )  # fmt: skip
 
