@@ -48,6 +48,10 @@ def test_reruns_exactly_what_changed(workspace, monkeypatch: pytest.MonkeyPatch)
         before = (first.run_dir / f"{entry['name']}.ipynb").read_bytes()
         assert (second.run_dir / entry["output"]).read_bytes() == before, "a reused run is not re-executed"
         assert (second.run_dir / entry["report"]).is_file()
+        same_file = (second.run_dir / entry["output"]).stat().st_ino == (
+            first.run_dir / entry["output"]
+        ).stat().st_ino
+        assert same_file, "a reused run links its files: a nightly run with nothing new costs no disk"
     assert "reused from run" in (second.run_dir / "logs" / "01-radars.log").read_text()
     manifest = json.loads(second.manifest.read_text())
     assert [entry["reused_from"] for entry in manifest["runs"]] == [first.run_id] * 3

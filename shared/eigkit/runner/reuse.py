@@ -13,6 +13,7 @@ copy of the tables each wrote, for the next reuse and for ``eig diff``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -199,6 +200,19 @@ def _missing_files(found: Earlier) -> list[str]:
     return [f"run {found.run_dir.name} lacks {', '.join(map(str, missing))}"] if missing else []
 
 
+def share_file(source: Path, target: Path) -> None:
+    """Put ``source`` at ``target`` as a hard link (run folders never rewrite a file in place, so a nightly
+    run that reuses everything costs no disk), or as an atomic copy where links are not possible."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.link")
+    try:
+        os.link(source, temporary)
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        copy_file(source, target)
+
+
 def _here(records: list[dict[str, Any]], found: Earlier, root: Path) -> list[dict[str, Any]]:
     """Data records with the paths inside the earlier workspace moved to ``root`` (the files just checked)."""
     moved = _moved(found, root)
@@ -212,11 +226,11 @@ def _moved(found: Earlier, root: Path) -> tuple[str, Path] | None:
 def _reuse(root: Path, run_dir: Path, name: str, entry: dict[str, Any], found: Earlier) -> None:
     """Copy an earlier run's results into ``run_dir`` under ``name`` and restore its tables."""
     before = found.entry
-    copy_file(found.run_dir / before["output"], run_dir / f"{name}.ipynb")
-    copy_file(found.run_dir / before["report"], run_dir / "reports" / f"{name}.html")
+    share_file(found.run_dir / before["output"], run_dir / f"{name}.ipynb")
+    share_file(found.run_dir / before["report"], run_dir / "reports" / f"{name}.html")
     for relative, digest in before.get("outputs", {}).items():
         snapshot = found.run_dir / SNAPSHOTS / before["name"] / relative
-        copy_file(snapshot, run_dir / SNAPSHOTS / name / relative)
+        share_file(snapshot, run_dir / SNAPSHOTS / name / relative)
         target = root / PROCESSED / relative
         if not target.is_file() or file_digest(target) != digest:
             copy_file(snapshot, target)
