@@ -114,3 +114,36 @@ def test_diff_with_a_single_run_says_there_is_nothing_to_compare(tmp_path, monke
     result = CliRunner().invoke(main, ["diff", "--markdown", str(summary)])
     assert result.exit_code == 0 and "nothing to compare" in result.output
     assert "rien à comparer" in summary.read_text(encoding="utf-8")
+
+
+def test_table_changes_find_a_two_column_key_and_the_largest_change():
+    import pandas as pd
+
+    from eigkit.runner.diff import table_changes
+
+    before = pd.DataFrame(
+        {
+            "dep": ["01", "01", "2A", "59"],
+            "an": ["2021", "2022", "2022", "2022"],
+            "accidents": ["10", "12", "3", "40"],
+            "taux": ["0.5", "0.6", "0.1", "0.9"],
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "dep": ["01", "01", "59", "971"],
+            "an": ["2021", "2022", "2022", "2022"],
+            "accidents": ["10", "15", "38", "7"],
+            "taux": ["0.5", "0.6", "0.95", "0.2"],
+        }
+    )
+    counts, added, removed, changed, largest = table_changes(before, after)
+    assert (counts, added, removed, changed) == (
+        "4 → 4",
+        "1 (971/2022)",
+        "1 (2A/2022)",
+        "2 (01/2022, 59/2022)",
+    )
+    assert largest == "accidents +3 (01/2022); taux +0.05 (59/2022)"
+    unkeyed = table_changes(before[["taux"]], after[["taux"]])
+    assert unkeyed[:3] == ["4 → 4", "2", "2"]

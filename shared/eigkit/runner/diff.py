@@ -178,14 +178,14 @@ def _numeric(frame: Any) -> Any:
 
 
 def _key(frame_a: Any, frame_b: Any) -> list[str]:
-    """The leading non-numeric columns that identify a row in both tables (empty when none does)."""
-    numeric = _numeric(frame_a).notna().all() & (len(frame_a) > 0)
-    columns = [c for c in frame_a.columns if c in frame_b.columns]
-    key: list[str] = []
-    for column in columns:
-        if numeric.get(column, False) and key:
+    """The shortest run of leading columns that identifies a row in both tables, stopping before a column
+    holding fractions (a measure, not a key) and leaving one column to compare; empty when none does."""
+    columns = [column for column in frame_a.columns if column in frame_b.columns]
+    for size in range(1, len(columns)):
+        key = columns[:size]
+        values = _numeric(frame_a[[key[-1]]])[key[-1]]
+        if values.notna().all() and (values != values.round()).any():
             break
-        key.append(column)
         if not frame_a.duplicated(key).any() and not frame_b.duplicated(key).any():
             return key
     return []
@@ -206,7 +206,7 @@ def _tables(name: str, before: Path, after: Path) -> list[list[str]]:
         if a is None or b is None:
             rows.append([name, relative, "fichier modifié", "", "", "", ""])
             continue
-        rows.append([name, relative, *_table_changes(a, b)])
+        rows.append([name, relative, *table_changes(a, b)])
     return rows
 
 
@@ -214,7 +214,7 @@ def _files(folder: Path) -> set[str]:
     return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
 
 
-def _table_changes(a: Any, b: Any) -> list[str]:
+def table_changes(a: Any, b: Any) -> list[str]:
     """``[rows before → after, added, removed, changed, largest numeric changes]`` of two tables."""
     counts = f"{len(a)} → {len(b)}"
     key = _key(a, b)
