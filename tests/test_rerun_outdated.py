@@ -107,3 +107,20 @@ def test_an_unreachable_api_is_an_error_not_a_traceback(locked, monkeypatch):
     result = outdated()
     assert result.exit_code == 1
     assert "error" in result.output and "Cannot reach" in result.output
+
+
+def test_years_read_by_recorded_runs_count_and_samples_do_not(locked):
+    root, server = locked
+    (root / "data.lock").unlink()
+    records = [
+        {"name": "baac.lieux", "year": 2018, "source": "remote", "sha256": "0" * 64},
+        {"name": "baac.lieux", "year": 2021, "source": "sample", "sha256": "1" * 64},
+    ]
+    (root / "runs" / "r1").mkdir(parents=True)
+    (root / "runs" / "r1" / "manifest.json").write_text(json.dumps({"runs": [{"data": records}]}))
+    server.add(BAAC, "lieux-2021.csv", LIEUX_2021.read_bytes())
+    result = outdated("--json")
+    assert result.exit_code == 1
+    [finding] = [f for f in json.loads(result.output)["findings"] if f["dataset"] == "baac.lieux"]
+    assert finding["status"] == "new year" and finding["year"] == 2021
+    assert "latest locked or read: 2018" in finding["detail"]

@@ -43,21 +43,26 @@ class Finding:
         return self.status in MOVED
 
 
-def datasets_used(workspace: Path) -> set[str]:
-    """Datasets named in the workspace's notebooks and read by its recorded runs."""
+def datasets_used(workspace: Path) -> dict[str, list[int]]:
+    """Datasets named in the workspace's notebooks or read by its recorded runs, with the years those runs
+    read from data.gouv.fr (embedded samples do not count: their years are not the analysis's)."""
     from eigkit.runner.imports import code_cells
 
-    names: set[str] = set()
+    used: dict[str, list[int]] = {}
     for notebook in sorted((workspace / "notebooks").glob("*.ipynb")):
         for source in code_cells(notebook):
-            names.update(_DATASET_CALL.findall(source))
+            for name in _DATASET_CALL.findall(source):
+                used.setdefault(name, [])
     for manifest in sorted((workspace / "runs").glob("*/manifest.json")):
         try:
             runs = json.loads(manifest.read_text(encoding="utf-8")).get("runs", [])
         except (OSError, ValueError):
             continue
-        names.update(record["name"] for run in runs for record in run.get("data") or [] if "name" in record)
-    return names
+        for record in (record for run in runs for record in run.get("data") or [] if "name" in record):
+            years = used.setdefault(record["name"], [])
+            if record.get("source") != "sample" and record.get("year") is not None:
+                years.append(int(record["year"]))
+    return used
 
 
 def _local_copy(name: str, year: int | None, file: str | None) -> Path | None:
@@ -92,12 +97,12 @@ def check_locked(upstream: Upstream, key: str, locked: dict[str, Any]) -> Findin
 
 
 def check_years(upstream: Upstream, name: str, years: list[int]) -> Finding | None:
-    """A finding when data.gouv.fr publishes a year of ``name`` after all of ``years`` (``None`` when the
-    dataset is not published by year)."""
+    """A finding when data.gouv.fr publishes a year of ``name`` after all of ``years`` (else after the last
+    year the catalogue lists); ``None`` when the dataset is not published by year."""
     item = entry(name)
     if "{year}" not in (item.resource_pattern or ""):
         return None
-    baseline = max(years) if years else max(item.year_range, default=None)
+    baseline = max(years) if years else max(getattr(item, "year_range", []), default=None)
     try:
         published = upstream.published_years(name)
         newer = [year for year in published if baseline is None or year > baseline]
@@ -107,7 +112,7 @@ def check_years(upstream: Upstream, name: str, years: list[int]) -> Finding | No
         header = _header(upstream, name, newer[-1])
     except DataError as error:
         return Finding(name, None, "error", str(error))
-    known = "locked" if years else "known to the catalogue"
+    known = "locked or read" if years else "known to the catalogue"
     detail = f"new year(s) {', '.join(map(str, newer))} (latest {known}: {baseline})"
     status = "new year" if header == "ok" or header.startswith("not checked") else "format changed"
     return Finding(name, newer[-1], status, detail, None, header)
@@ -123,8 +128,8 @@ def outdated(workspace: Path, *, lock_file: Path | None = None) -> list[Finding]
         years.setdefault(value["name"], [])
         if value.get("year") is not None:
             years[value["name"]].append(int(value["year"]))
-    for name in sorted(datasets_used(workspace)):
-        years.setdefault(name, [])
+    for name, read in datasets_used(workspace).items():
+        years.setdefault(name, []).extend(read)
     for name, locked_years in sorted(years.items()):
         try:
             finding = check_years(upstream, name, locked_years)
