@@ -46,13 +46,12 @@ class Finding:
 def datasets_used(workspace: Path) -> dict[str, list[int]]:
     """Datasets named in the workspace's notebooks or read by its recorded runs, with the years those runs
     read from data.gouv.fr (embedded samples do not count: their years are not the analysis's)."""
-    from eigkit.runner.imports import code_cells
-
     used: dict[str, list[int]] = {}
     for notebook in sorted((workspace / "notebooks").glob("*.ipynb")):
-        for source in code_cells(notebook):
-            for name in _DATASET_CALL.findall(source):
-                used.setdefault(name, [])
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+        sources = ("".join(cell.get("source", "")) for cell in cells if cell.get("cell_type") == "code")
+        for name in (name for source in sources for name in _DATASET_CALL.findall(source)):
+            used.setdefault(name, [])
     for manifest in sorted((workspace / "runs").glob("*/manifest.json")):
         try:
             runs = json.loads(manifest.read_text(encoding="utf-8")).get("runs", [])
@@ -143,10 +142,10 @@ def outdated(workspace: Path, *, lock_file: Path | None = None) -> list[Finding]
 def refresh(findings: list[Finding]) -> list[Path]:
     """Re-download the locked files that changed and still read as before, accepting their new bytes
     (``data.lock`` is updated). A file whose format changed is left alone: the notebooks need work first."""
-    from eigkit import data
+    from eigkit.data.loading import fetch
 
     return [
-        data.fetch(finding.dataset, year=finding.year, refresh=True)
+        fetch(finding.dataset, year=finding.year, refresh=True)
         for finding in findings
         if finding.status == "changed"
     ]

@@ -8,6 +8,7 @@ that a run deciding about many notebooks asks once per dataset and year.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +18,6 @@ from typing import Any
 from eigkit.data import remote
 from eigkit.data.errors import DataError
 from eigkit.data.registry import entry
-from eigkit.digest import file_digest
 
 HEAD_BYTES = 64 * 1024
 _ALGORITHMS = {"sha1": "sha1", "sha2": "sha256", "sha256": "sha256", "md5": "md5"}
@@ -82,7 +82,8 @@ def change(resource: remote.Resource, *, sha256: str, size: int | None, url: str
         if algorithm == "sha256":
             known = sha256
         elif path is not None and path.is_file():
-            known = file_digest(path, algorithm)
+            with path.open("rb") as handle:
+                known = hashlib.file_digest(handle, algorithm).hexdigest()
         else:
             known = None
         if known is not None:
@@ -121,7 +122,7 @@ def first_bytes(url: str, limit: int = HEAD_BYTES) -> bytes:
 def header_problem(name: str, filename: str, head: bytes) -> str | None:
     """Read the complete lines of ``head`` as a file of ``name``: the reader's refusal, or ``None`` if it
     still matches a format the kit knows (``"not checked"`` for archives and binary formats)."""
-    from eigkit import data
+    from eigkit.data.loading import read
 
     if filename.lower().endswith(_NOT_TEXT):
         return "not checked (archive or binary file)"
@@ -130,7 +131,7 @@ def header_problem(name: str, filename: str, head: bytes) -> str | None:
         path = Path(folder) / (Path(filename).name or "head.csv")
         path.write_bytes(complete)
         try:
-            data.read(name, path)
+            read(name, path)
         except DataError as error:
             return str(error).replace(str(path), filename)
         except Exception as error:  # a reader tripping on an unknown layout is a format change too
