@@ -200,3 +200,22 @@ def test_a_moved_workspace_with_its_cache_inside_is_still_reused(workspace, tmp_
     altered = run(workspace=moved, workers=1, progress=False)
     assert [entry["reuse"]["reused"] for entry in altered.runs] == [False, True, True]
     assert f"{cached} changed" in altered.runs[0]["reuse"]["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_notebook_reading_a_table_of_a_rerun_notebook_reruns_too(workspace):
+    from rerun_workspace import notebook
+
+    root, _ = workspace
+    reader = ["", 'import pandas as pd\nprint(len(pd.read_csv("data/processed/radars_par_departement.csv")))']
+    nbformat.write(notebook(reader), root / "notebooks" / "04-lecteur.ipynb")
+    assert len(executed(run(workspace=root, workers=1, progress=False))) == 4
+    path = root / "notebooks" / "01-radars.ipynb"
+    document = nbformat.read(path, as_version=4)
+    document.cells[1].source += "\n# une ligne de plus"
+    nbformat.write(document, path)
+    again = run(workspace=root, workers=1, progress=False)
+    assert executed(again) == {"01-radars", "04-lecteur"}
+    reason = again.runs[3]["reuse"]["reason"]
+    assert "radars_par_departement.csv, which 01-radars (re-executed) writes" in reason
