@@ -59,10 +59,12 @@ class RunDiff:
         return [(title, header, rows) for title, header, rows in every if rows]
 
 
-def successful_runs(runs_dir: Path) -> list[Path]:
-    """Run folders whose run succeeded, most recent first."""
-    found = []
+def successful_runs(runs_dir: Path, most: int | None = None) -> list[Path]:
+    """Run folders whose run succeeded, most recent first (at most ``most`` of them)."""
+    found: list[Path] = []
     for run_dir in runs_newest_first(runs_dir):
+        if most is not None and len(found) >= most:
+            break
         try:
             if manifests.read(run_dir).get("status") == "ok":
                 found.append(run_dir)
@@ -89,7 +91,7 @@ def pick_runs(root: Path, run_a: str | None = None, run_b: str | None = None) ->
     runs_dir = root / "runs"
     if run_a and run_b:
         return find_run(runs_dir, run_a), find_run(runs_dir, run_b)
-    successes = successful_runs(runs_dir)
+    successes = successful_runs(runs_dir, most=2)
     if run_a:
         before = find_run(runs_dir, run_a)
         after = next((run for run in successes if run != before), None)

@@ -55,10 +55,17 @@ def runs_newest_first(runs_dir: Path) -> list[Path]:
     return [folder for _, _, folder in reversed(ordered)]
 
 
-def earlier_successes(runs_dir: Path, *, exclude: Path | None = None) -> dict[tuple[str, str], Earlier]:
-    """The latest successful, fingerprinted run per ``(notebook, parameters)`` in ``runs_dir``."""
-    found: dict[tuple[str, str], Earlier] = {}
+Key = tuple[str, str]  # (notebook, parameters as canonical text)
+
+
+def earlier_successes(runs_dir: Path, *, exclude: Path | None = None,
+                      wanted: set[Key] | None = None) -> dict[Key, Earlier]:  # fmt: skip
+    """The latest successful, fingerprinted run per ``(notebook, parameters)`` in ``runs_dir`` (newest run
+    folders first; the scan stops once every ``wanted`` key is found, so a long history costs nothing)."""
+    found: dict[Key, Earlier] = {}
     for run_dir in runs_newest_first(runs_dir):
+        if wanted is not None and wanted <= found.keys():
+            break
         if run_dir == exclude:
             continue
         try:
@@ -156,13 +163,15 @@ def apply(root: Path, run_dir: Path, tasks: list[Any], entries: list[dict[str, A
     """Decide for every planned run whether it is reused; fill the entries of reused runs (status ``ok``,
     ``reused_from``) and copy their files into ``run_dir``. Every entry gets ``fingerprint`` and ``reuse``
     (``{"reused": bool, "reason": text}``). Returns, per task, whether it was reused."""
-    earlier = {} if force else earlier_successes(root / "runs", exclude=run_dir)
+    for task, entry in zip(tasks, entries, strict=True):
+        entry["fingerprint"] = fingerprints.before_run(root, Path(task.notebook), task.parameters)
+    wanted = {(entry["notebook"], entry["fingerprint"]["parameters"]) for entry in entries}
+    earlier = {} if force else earlier_successes(root / "runs", exclude=run_dir, wanted=wanted)
     check = DataCheck()
     reused = []
     rewritten: dict[str, str] = {}  # tables under data/processed that a re-executed run may rewrite -> run
     for task, entry in zip(tasks, entries, strict=True):
-        current = fingerprints.before_run(root, Path(task.notebook), task.parameters)
-        entry["fingerprint"] = current
+        current = entry["fingerprint"]
         found = earlier.get((entry["notebook"], current["parameters"]))
         if force:
             reasons = ["--force"]
