@@ -137,4 +137,3 @@ def header_problem(name: str, filename: str, head: bytes) -> str | None:
         except Exception as error:  # a reader tripping on an unknown layout is a format change too
             return f"{type(error).__name__}: {error}".replace(str(path), filename)
     return None
-
