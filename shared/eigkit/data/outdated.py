@@ -119,7 +119,7 @@ def check_years(upstream: Upstream, name: str, years: list[int]) -> Finding | No
 
 def outdated(workspace: Path, *, lock_file: Path | None = None) -> list[Finding]:
     """Ask data.gouv.fr about every locked file and every dataset the workspace uses."""
-    locked = lock.read_lock(lock_file or lock.lock_path())
+    locked = lock.read_lock(lock_file)  # default: the workspace's data.lock
     upstream = Upstream()
     findings = [check_locked(upstream, key, value) for key, value in sorted(locked.items())]
     years: dict[str, list[int]] = {}
