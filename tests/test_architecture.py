@@ -1,6 +1,7 @@
 """The allowed import directions of docs/ARCHITECTURE.md, checked on every module's source (module-level AND
 function-level imports, parsed with ast): cli -> workspace, runner, data; runner -> data only for the lock
-entries (``eigkit.data.lock``); data -> nothing of the kit but paths, errors, atomic; nothing imports the cli;
+entries (``eigkit.data.lock``) and whether they are still current upstream (``eigkit.data.upstream``, asked
+before a run is reused); data -> nothing of the kit but paths, errors, atomic; nothing imports the cli;
 and no import cycle inside the data layer."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ DATA_FOUNDATIONS = ("eigkit.paths", "eigkit.errors", "eigkit.atomic")
 FOUNDATIONS = ("eigkit", *(f"eigkit.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__"))
 ALLOWED = {
     "cli": ("eigkit.cli", "eigkit.workspace", "eigkit.runner", "eigkit.data", *FOUNDATIONS),
-    "runner": ("eigkit.runner", "eigkit.data.lock", *FOUNDATIONS),
+    "runner": ("eigkit.runner", "eigkit.data.lock", "eigkit.data.upstream", *FOUNDATIONS),
     "data": ("eigkit.data", *DATA_FOUNDATIONS),
 }
 

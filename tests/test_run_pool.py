@@ -103,8 +103,8 @@ def test_a_variable_set_between_two_runs_reaches_the_notebooks(
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "notebooks" / "01-env.ipynb")
 
-    def printed_mark() -> str:
-        result = run(workspace=root, workers=1, progress=False)
+    def printed_mark() -> str:  # force: nothing the kit fingerprints changed, only the environment
+        result = run(workspace=root, workers=1, progress=False, force=True)
         assert result.ok, result.runs
         cells = nbformat.read(result.run_dir / "01-env.ipynb", as_version=4).cells
         return "".join(output.get("text", "") for output in cells[0].outputs).strip()

@@ -10,7 +10,6 @@ Jupyter data files of the linked packages stay under the test environment's pref
 from __future__ import annotations
 
 import os
-import shlex
 import site
 import subprocess
 import sys
@@ -27,7 +26,7 @@ OFFLINE_PIP_FLAGS = ["--no-index", "--no-build-isolation", "--quiet"]
 
 def github_commands(workspace: Path) -> list[str]:
     workflow = yaml.safe_load((workspace / ".github/workflows/notebooks.yml").read_text(encoding="utf-8"))
-    return [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    return [step["run"] for step in workflow["jobs"]["notebooks"]["steps"] if "run" in step]
 
 
 def gitlab_commands(workspace: Path) -> list[str]:
@@ -50,9 +49,14 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
     workspace = bake_project(tmp_path, cookiecutter_config, project_name="Défi CI", ci_provider="both",
                              kit_source=str(KIT))  # fmt: skip
     commands = github_commands(workspace)
-    assert commands == gitlab_commands(workspace)
+    summary_step = 'eig diff --markdown "$GITHUB_STEP_SUMMARY"'  # GitLab: an artifact (after_script)
+    assert [command for command in commands if command != summary_step] == gitlab_commands(workspace)
+    run_step = "eig run --params params/ci.yaml --explain"
     assert (
-        commands[0] == INSTALL and "eig run --params params/ci.yaml" in commands and "eig check" in commands
+        commands[0] == INSTALL
+        and run_step in commands
+        and "eig check" in commands
+        and summary_step in commands
     )
 
     bin_dir = linked_venv(tmp_path / "venv")
@@ -65,10 +69,11 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # fmt: skip
     env.pop("EIG_WORKSPACE", None)
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-cache")
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "step-summary.md")
     git(workspace, "init", "-q")  # the CI runs on a checkout: pre-commit needs a repository
     git(workspace, "add", "-A")
     for command in commands:
-        argv = shlex.split(command)
+        argv = ["bash", "-c", command]  # as the runners do: "$GITHUB_STEP_SUMMARY" is expanded
         if command == INSTALL:
             argv = [str(bin_dir / "python"), "-m", "pip", "install", ".[dev]", *OFFLINE_PIP_FLAGS]
         result = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True)
@@ -76,3 +81,15 @@ def test_ci_steps_pass_in_a_baked_workspace(tmp_path: Path, cookiecutter_config:
         if command == INSTALL:
             assert (bin_dir / "eig").is_file(), "the install step did not install eig-kit's `eig` command"
     assert (workspace / "reports/index.html").is_file()
+    assert "rien à comparer" in (tmp_path / "step-summary.md").read_text(encoding="utf-8")  # a first run
+
+    # the next nightly run with the cache restored (runs/ kept) and nothing changed: every notebook reused
+    rerun = subprocess.run(["bash", "-c", run_step], cwd=workspace, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    notebooks = sorted(path.stem for path in (workspace / "notebooks").glob("*.ipynb"))
+    assert [line.split(":")[0] for line in rerun.stderr.splitlines() if ": reused — " in line] == notebooks
+    summary = subprocess.run(
+        ["bash", "-c", summary_step], cwd=workspace, env=env, capture_output=True, text=True
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert "Rien n'a changé" in (tmp_path / "step-summary.md").read_text(encoding="utf-8")

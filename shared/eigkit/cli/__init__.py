@@ -12,7 +12,7 @@ import click
 
 import eigkit.runner.lean_imports  # noqa: F401  (before nbformat: faster starts)
 from eigkit import __version__
-from eigkit.cli import data_commands, params_commands, run_commands, workspace_commands
+from eigkit.cli import data_commands, params_commands, rerun_commands, run_commands, workspace_commands
 from eigkit.errors import EigError
 
 
@@ -33,5 +33,5 @@ def main() -> None:
     """EIG analysis kit: create a défi workspace, load its open data, run and check its notebooks."""
 
 
-for module in (workspace_commands, data_commands, run_commands, params_commands):
+for module in (workspace_commands, data_commands, run_commands, params_commands, rerun_commands):
     module.register(main)

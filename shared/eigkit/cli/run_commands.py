@@ -35,6 +35,8 @@ KERNEL_HELP = "Jupyter kernel to run the notebooks with (default: the one each n
     type=click.Choice(["neutral", "dsfr"]),
     help="Look of the HTML reports (default: [tool.eig] theme, else neutral); dsfr: the State's design.",
 )
+@click.option("--force", is_flag=True, help="Re-execute every notebook, even those nothing changed for.")
+@click.option("--explain", is_flag=True, help="Say for each notebook why it was re-executed or reused.")
 def run_command(
     notebooks: tuple[str, ...],
     params: str | None,
@@ -47,12 +49,16 @@ def run_command(
     with_code: bool,
     kernel: str | None,
     theme: str | None,
+    force: bool,
+    explain: bool,
 ) -> None:
     """Run the workspace's notebooks (all, in name order, or NOTEBOOK ...) and publish their reports.
 
     Parameters are checked before any kernel starts; values are read by the type each notebook declares,
     so -p departement=01 stays the text "01" (see `eig params`). A parameter with no declared type gets
     what `papermill -p` would give it. Secret parameters come from the environment, never from here.
+    A notebook run is reused (not re-executed) when its sources, parameters, data, imported workspace code
+    and versions are those of an earlier successful run (--force re-executes all, --explain says why).
     """
     from eigkit.runner.execute import run
     from eigkit.runner.params import parse_assignment, parse_yaml_assignment
@@ -70,6 +76,8 @@ def run_command(
         with_code=with_code,
         kernel=kernel,
         theme=theme,
+        force=force,
+        explain=explain,
     )
     sys.exit(result.exit_code)
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from eigkit.atomic import write_text
 from eigkit.errors import EigError, RunnerError
+from eigkit.runner import diff, report, reuse
 from eigkit.runner import manifest as manifests
-from eigkit.runner import report
 from eigkit.runner.grid import expand_grid
 from eigkit.runner.params import (
     Parameter,
@@ -217,6 +217,8 @@ def run(
     progress: bool = True,
     kernel: str | None = None,
     theme: str | None = None,
+    force: bool = False,
+    explain: bool = False,
 ) -> RunResult:
     """Run a workspace's notebooks with validated parameters; record the run and publish its reports.
 
@@ -229,6 +231,8 @@ def run(
     - ``timeout``: seconds allowed to each cell. ``with_code``: keep code cells in the reports.
     - ``kernel``: the Jupyter kernel to run the notebooks with (default: the one each notebook names).
     - ``theme``: the reports' look, ``"neutral"`` or ``"dsfr"`` (default: ``[tool.eig] theme``, else neutral).
+    - ``force``: re-execute every run (by default a run whose fingerprint did not change is reused);
+      ``explain``: print why each run was reused or executed.
 
     Raises :class:`ParameterError` before any kernel starts when a value does not fit, and
     :class:`RunnerError` when ``runs/`` or ``reports/`` cannot be written (checked before any kernel
@@ -255,6 +259,8 @@ def run(
     }
     state = prepare_record(root, planned, command, timeout=timeout, with_code=with_code, kernel=kernel)
     state.theme, state.partner = theme, partner
+    state.reused = reuse.apply(root, state.run_dir, state.tasks, state.entries, force=force)
+    manifests.write(state.run_dir, state.record)
     try:
         run_waves(state, workers=workers, cluster=cluster, progress=progress)
     except EigError as error:
@@ -273,10 +279,13 @@ def run(
     )
     try:
         result.reports_index = publish(state)
+        diff.add_to_index(root, result.reports_index)  # "Ce qui a changé depuis le dernier run réussi"
     except OSError as error:
         raise RunnerError(f"run {state.run_id}: the reports could not be published: {error}.") from error
     if progress:
         print(summary(result), file=sys.stderr)
+    if progress or explain:
+        print(reuse.explain(state.entries) if explain else reuse.counts(state.entries), file=sys.stderr)
     return result
 
 
@@ -292,6 +301,7 @@ class RunState:
     received: list[int] = field(default_factory=list)
     theme: str = "neutral"  # the reports' look, and the partner named in the DSFR header
     partner: str | None = None
+    reused: list[bool] = field(default_factory=list)  # per task: an earlier run's result is reused
 
     @property
     def run_id(self) -> str:
@@ -380,9 +390,10 @@ def run_waves(state: RunState, *, workers: int | None, cluster: str | None, prog
     Ctrl-C or SIGTERM stops every worker (each stops its kernel) and marks the runs not finished as
     interrupted. Any other exception stops the pool too, then propagates.
     """
-    waves = _waves(state.tasks)
-    workers = max(1, min(workers or os.cpu_count() or 1, max(len(wave) for wave in waves)))
-    bar = Progress(len(state.tasks), enabled=progress)
+    reused = state.reused or [False] * len(state.tasks)
+    waves = _waves([task for task in state.tasks if not reused[task.index]])  # only what changed
+    workers = max(1, min(workers or os.cpu_count() or 1, max((len(wave) for wave in waves), default=1)))
+    bar = Progress(len(state.tasks) - sum(reused), enabled=progress)
 
     def settle(outcome: dict[str, Any]) -> None:
         entry = state.entries[outcome["index"]]
@@ -394,7 +405,7 @@ def run_waves(state: RunState, *, workers: int | None, cluster: str | None, prog
 
     try:
         with _sigterm_as_interrupt(state.received):
-            pool = _open_pool(workers, cluster)
+            pool = _open_pool(workers, cluster) if waves else reuse.NoPool()
             try:
                 for position, wave in enumerate(waves):
                     for outcome in pool.run_wave(wave):
@@ -446,6 +457,8 @@ def finalise(state: RunState, error: BaseException | None = None) -> None:
         record["error"] = {"ename": type(error).__name__, "evalue": str(error)}
     else:
         record["status"] = manifests.overall_status([entry["status"] for entry in state.entries])
+    if error is None and not state.received:
+        reuse.finalize(state.root, state.run_dir, state.entries)  # fingerprints and tables of what ran
     record["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     record["duration_s"] = round(time.perf_counter() - state.clock, 3)
     manifests.write(state.run_dir, record)

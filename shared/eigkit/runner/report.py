@@ -101,7 +101,7 @@ def publish(reports_dir: Path, run_id: str, runs: Iterable[Mapping[str, Any]], r
             if entry.get("status") == "ok" and entry.get("report"):
                 copy_file(run_dir / entry["report"], reports_dir / f"{entry['name']}.html")
                 registry[entry["name"]] = {
-                    "run_id": run_id,
+                    "run_id": entry.get("reused_from") or run_id,  # a reused page keeps its run
                     "notebook": entry["notebook"],
                     "parameters": entry.get("parameters", {}),
                     "published_at": datetime.now().astimezone().isoformat(timespec="seconds"),
