@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,10 +166,10 @@ def test_a_report_that_cannot_be_rendered_fails_that_run_only(
     root = make_workspace(tmp_path, {"01-demo": "params_demo"})
     real = report.render_html
 
-    def render(notebook: Path, *, with_code: bool = False) -> str:
+    def render(notebook: Path, **options: Any) -> str:
         if "detail=True" in notebook.name:
             raise ValueError("gabarit cassé")
-        return real(notebook, with_code=with_code)
+        return real(notebook, **options)
 
     monkeypatch.setattr(report, "render_html", render)
     result = run(workspace=root, grid={"detail": [False, True]}, workers=2, progress=False)
