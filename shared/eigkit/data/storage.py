@@ -155,8 +155,9 @@ def _filesystem(url: str, endpoint: str | None) -> Any:
         import s3fs
     except ImportError as error:
         raise DataError(
-            f"EIG_DATA_DIR={url}: a data cache on S3 needs the `s3` extra (s3fs). Install it with "
-            "`pip install 'eig-kit[s3]'` (or `uv add 'eig-kit[s3]'`), or set EIG_DATA_DIR to a local folder."
+            f"EIG_DATA_DIR={url}: a data cache on S3 needs the `s3` extra of eig-kit (s3fs). Add it to the "
+            "eig-kit dependency (`eig-kit[s3] @ ...` in the workspace's pyproject.toml) and reinstall, or "
+            "`pip install 'eig-kit[s3]'`; or set EIG_DATA_DIR to a local folder."
         ) from error
     config = {"connect_timeout": 10, "retries": {"max_attempts": 2}}
     return s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True, use_listings_cache=False,
