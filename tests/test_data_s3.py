@@ -21,13 +21,14 @@ from moto.server import ThreadedMotoServer
 from data_server import DataGouvServer
 from eigkit import data
 from eigkit.data import storage
-from eigkit.data.registry import entry
+from eigkit.data.registry import SAMPLES_DIR, entry
 from eigkit.paths import data_cache_dir
 
 BAAC = entry("baac.lieux").datagouv_dataset
 LIEUX = Path(__file__).parent / "data" / "baac" / "legacy" / "lieux-2018.csv"  # real 2018 rows
 BUCKET = "defi-eig"
 PREFIX = "cache/donnees"
+LIEUX_2021 = SAMPLES_DIR / "baac" / "lieux-2021.csv"  # real rows
 RAW_KEY = f"{PREFIX}/baac.lieux/2018/lieux-2018.csv"
 
 
@@ -148,6 +149,24 @@ def test_source_cache_finds_the_years_on_s3_with_no_network_call(server, s3, tmp
     _new_pod(tmp_path, monkeypatch, "pod-2")
     pd.testing.assert_frame_equal(data.load("baac.lieux", source="cache"), first)
     assert data.cached_file("baac.lieux") == data_cache_dir() / "baac.lieux" / "2018" / "lieux-2018.csv"
+
+
+def test_several_years_are_pulled_in_parallel_and_checked_against_data_lock(
+    server, s3, tmp_path, monkeypatch
+):
+    server.add(BAAC, "lieux-2021.csv", LIEUX_2021.read_bytes())
+    first = data.load("baac.lieux", years=[2018, 2021], source="remote")
+    _new_pod(tmp_path, monkeypatch, "pod-2")
+    pd.testing.assert_frame_equal(data.load("baac.lieux", years=[2021, 2018], source="cache"), first)
+    # the producer's 2021 file, stored on S3 with a matching download.json, is not the one data.lock holds
+    other = LIEUX_2021.read_bytes().replace(b"2021", b"2020", 1)
+    meta_key = f"{PREFIX}/baac.lieux/2021/download.json"
+    meta = {**json.loads(_object(s3, meta_key)), "sha256": hashlib.sha256(other).hexdigest()}
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/baac.lieux/2021/lieux-2021.csv", Body=other)
+    s3.put_object(Bucket=BUCKET, Key=meta_key, Body=json.dumps(meta).encode())
+    _new_pod(tmp_path, monkeypatch, "pod-3")
+    with pytest.raises(data.DataError, match=r"lieux-2021\.csv: its sha256 .* differs from data\.lock"):
+        data.load("baac.lieux", years=[2018, 2021], source="cache")
 
 
 def test_a_changed_raw_object_on_s3_is_refused_and_fetched_again(server, s3, tmp_path, monkeypatch):

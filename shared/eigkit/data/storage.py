@@ -84,6 +84,7 @@ class S3Mirror:
             raise DataError(f"EIG_DATA_DIR={url}: no bucket named. Use s3://<bucket>/<path>.")
         self.endpoint = endpoint_url()
         self._fs = _filesystem(url, self.endpoint)
+        self._fs_errors = _transport_errors()
         self._checked = False
 
     def key(self, local: Path) -> str:
@@ -129,9 +130,9 @@ class S3Mirror:
                 "'Mon compte > Connexion au stockage' or restart the service), and that they may write "
                 f"bucket {self.bucket!r}."
             ) from error
-        except Exception as error:  # botocore's connection errors are not OSErrors
-            if isinstance(error, DataError | FileNotFoundError):
-                raise
+        except FileNotFoundError:
+            raise
+        except (OSError, *self._fs_errors) as error:  # botocore's connection errors are not OSErrors
             raise DataError(
                 f"{where}: the S3 server at {self.endpoint or 'AWS'} could not be reached or refused the "
                 f"request ({type(error).__name__}: {error}). Check AWS_ENDPOINT_URL (or AWS_S3_ENDPOINT on "
@@ -162,6 +163,13 @@ def _filesystem(url: str, endpoint: str | None) -> Any:
     config = {"connect_timeout": 10, "retries": {"max_attempts": 2}}
     return s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True, use_listings_cache=False,
                              config_kwargs=config)  # fmt: skip
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The errors botocore raises for a request that never got an answer (not OSErrors)."""
+    from botocore.exceptions import BotoCoreError
+
+    return (BotoCoreError,)
 
 
 _MIRRORS: dict[tuple[str | None, ...], Mirror] = {}
