@@ -143,6 +143,14 @@ def test_a_second_process_loads_from_s3_without_calling_the_api(server, s3, tmp_
     assert pulled.read_bytes() == _object(s3, parquet_key), "the table came from S3, not parsed again"
 
 
+def test_a_hit_in_the_working_copy_never_asks_s3(server, s3, monkeypatch):
+    first = data.load("baac.lieux", year=2018, source="remote")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # S3 now unreachable: any request fails
+    pd.testing.assert_frame_equal(data.load("baac.lieux", year=2018, source="cache"), first)
+    pd.testing.assert_frame_equal(data.load("baac.lieux", year=2018, source="remote"), first)
+    assert server.downloads("lieux-2018.csv") == 1
+
+
 def test_source_cache_finds_the_years_on_s3_with_no_network_call(server, s3, tmp_path, monkeypatch):
     first = data.load("baac.lieux", year=2018, source="remote")
     server.stop()
