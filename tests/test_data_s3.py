@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -247,6 +249,31 @@ def test_the_s3_endpoint_variable_wins_and_onyxia_hosts_get_https(s3, s3_endpoin
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
     assert storage.endpoint_url() == "https://minio.lab.sspcloud.fr"
+
+
+def test_the_temporary_credentials_are_the_ones_sent(s3, monkeypatch):
+    """SSP Cloud's credentials are temporary: key, secret and AWS_SESSION_TOKEN must all reach the server."""
+    seen: list[dict[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_HEAD(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Recorder) as recorder:
+        threading.Thread(target=recorder.serve_forever, daemon=True).start()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{recorder.server_address[1]}")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "jeton-de-session-temporaire")
+        with pytest.raises(data.DataError, match="does not exist"):
+            data.load("baac.lieux", year=2018, source="cache")
+        recorder.shutdown()
+    assert seen and seen[0]["X-Amz-Security-Token"] == "jeton-de-session-temporaire"
+    assert "Credential=EIGTESTKEY/" in seen[0]["Authorization"]
 
 
 def test_without_the_extra_the_error_says_which_to_install(s3, monkeypatch):
