@@ -24,7 +24,7 @@ from data_server import DataGouvServer
 from eigkit import data
 from eigkit.data import storage
 from eigkit.data.registry import SAMPLES_DIR, entry
-from eigkit.paths import data_cache_dir
+from eigkit.paths import data_cache_dir, data_store_url
 
 BAAC = entry("baac.lieux").datagouv_dataset
 LIEUX = Path(__file__).parent / "data" / "baac" / "legacy" / "lieux-2018.csv"  # real 2018 rows
@@ -221,6 +221,19 @@ def test_a_missing_bucket_names_the_url_and_what_to_do(server, s3, monkeypatch):
     assert server.downloads("lieux-2018.csv") == 0
 
 
+def test_a_bucket_gone_before_the_copy_keeps_the_download_and_says_how_to_copy_it(server, s3):
+    data.load("baac.lieux", year=2018, source="remote")  # the bucket is checked once per process
+    for key in _keys(s3):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    s3.delete_bucket(Bucket=BUCKET)
+    server.add(BAAC, "lieux-2021.csv", LIEUX_2021.read_bytes())
+    gone = rf"bucket '{BUCKET}' does not exist.*kept in .*lieux-2021\.csv.*--year 2021 --refresh"
+    with pytest.raises(data.DataError, match=gone):
+        data.load("baac.lieux", year=2021, source="remote")
+    kept = data_cache_dir() / "baac.lieux" / "2021" / "lieux-2021.csv"
+    assert kept.read_bytes() == LIEUX_2021.read_bytes()
+
+
 def test_refused_credentials_name_the_variables_to_renew(server, s3, s3_endpoint):
     enforce = f"{s3_endpoint}/moto-api/reset-auth"
     requests.post(enforce, data=b"0", timeout=10).raise_for_status()  # from now on, unknown keys are refused
@@ -286,8 +299,11 @@ def test_without_the_extra_the_error_says_which_to_install(s3, monkeypatch):
 def test_the_local_working_copy_defaults_to_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("EIG_DATA_LOCAL_DIR", raising=False)
-    monkeypatch.setenv("EIG_DATA_DIR", "s3://user-x/eig/donnees/")
+    monkeypatch.setenv("EIG_DATA_DIR", "S3://user-x/eig/donnees/")
     assert data_cache_dir() == tmp_path / "xdg" / "eigkit" / "s3" / "user-x" / "eig" / "donnees"
+    assert data_store_url() == "s3://user-x/eig/donnees"
+    monkeypatch.setenv("EIG_DATA_LOCAL_DIR", str(tmp_path / "disque-du-pod"))
+    assert data_cache_dir() == tmp_path / "disque-du-pod"
 
 
 LOAD_FROM_A_LOCAL_CACHE = textwrap.dedent(

@@ -43,7 +43,7 @@ def workspace_root(start: Path | str | None = None) -> Path | None:
 def data_store_url() -> str | None:
     """The remote home of the data cache when ``$EIG_DATA_DIR`` is an ``s3://`` URL, else None."""
     value = os.environ.get(DATA_DIR_ENV, "").strip()
-    return value.rstrip("/") if value.lower().startswith("s3://") else None
+    return "s3://" + value[len("s3://") :].rstrip("/") if value.lower().startswith("s3://") else None
 
 
 def data_cache_dir() -> Path:

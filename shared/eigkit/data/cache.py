@@ -184,7 +184,14 @@ def store_download(item: Entry, year: int | None, staged: Path, *, url: str, sha
         os.replace(staged, temporary)
     download = Download(path=final, url=url, size=final.stat().st_size, sha256=sha256)
     _write_meta(download)
-    _push(final, folder / META_FILE)
+    try:
+        _push(final, folder / META_FILE)
+    except DataError as error:
+        where = f" --year {year}" if year is not None else ""
+        raise DataError(
+            f"{error} The verified download is kept in {final}; once S3 is fixed, `eig data fetch "
+            f"{item.name}{where} --refresh` copies it there."
+        ) from error
     return download
 
 

@@ -108,7 +108,10 @@ class S3Mirror:
 
     def push(self, local: Path) -> None:
         with self._errors(local):
-            self._fs.put_file(str(local), self.key(local))
+            try:
+                self._fs.put_file(str(local), self.key(local))
+            except FileNotFoundError as error:  # the bucket went away since it was checked
+                raise self._no_bucket() from error
 
     def files(self, folder: Path) -> list[Path]:
         with self._errors(folder):
@@ -143,12 +146,15 @@ class S3Mirror:
         try:
             self._fs.call_s3("head_bucket", Bucket=self.bucket)
         except FileNotFoundError as error:
-            raise DataError(
-                f"EIG_DATA_DIR={self.url}: bucket {self.bucket!r} does not exist on "
-                f"{self.endpoint or 'AWS'}. Create it (on SSP Cloud your bucket is your user name, e.g. "
-                "s3://<user>/eig-data), or fix EIG_DATA_DIR."
-            ) from error
+            raise self._no_bucket() from error
         self._checked = True
+
+    def _no_bucket(self) -> DataError:
+        return DataError(
+            f"EIG_DATA_DIR={self.url}: bucket {self.bucket!r} does not exist on {self.endpoint or 'AWS'}. "
+            "Create it (on SSP Cloud your bucket is your user name, e.g. s3://<user>/eig-data), or fix "
+            "EIG_DATA_DIR."
+        )
 
 
 def _filesystem(url: str, endpoint: str | None) -> Any:
