@@ -47,14 +47,15 @@ def s3_endpoint():
 @pytest.fixture
 def s3(s3_endpoint, tmp_path, monkeypatch):
     """An empty bucket, the cache on it, temporary credentials as SSP Cloud injects them; a boto3 client."""
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_S3_ENDPOINT", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_S3_ENDPOINT", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "EIGTESTKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "eig-test-secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "eig-test-session-token")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))  # the user's ~/.aws
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # is never read
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     for listed in client.list_objects_v2(Bucket=BUCKET).get("Contents", []) if _exists(client) else []:
         client.delete_object(Bucket=BUCKET, Key=listed["Key"])
