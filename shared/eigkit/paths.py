@@ -12,6 +12,7 @@ import platformdirs
 WORKSPACE_ENV = "EIG_WORKSPACE"
 DATA_DIR_ENV = "EIG_DATA_DIR"
 DATA_LOCK_ENV = "EIG_DATA_LOCK"
+DATA_LOCAL_DIR_ENV = "EIG_DATA_LOCAL_DIR"
 
 
 def is_workspace(folder: Path) -> bool:
@@ -39,9 +40,24 @@ def workspace_root(start: Path | str | None = None) -> Path | None:
     return None
 
 
+def data_store_url() -> str | None:
+    """The remote home of the data cache when ``$EIG_DATA_DIR`` is an ``s3://`` URL, else None."""
+    value = os.environ.get(DATA_DIR_ENV, "").strip()
+    return "s3://" + value[len("s3://") :].rstrip("/") if value.lower().startswith("s3://") else None
+
+
 def data_cache_dir() -> Path:
-    """The root of the data cache: ``$EIG_DATA_DIR``, else ``<workspace>/data/raw``, else the user cache
-    (``~/.cache/eigkit`` on Linux, the folder ``pooch.os_cache("eigkit")`` names)."""
+    """The root of the (local) data cache: ``$EIG_DATA_DIR``, else ``<workspace>/data/raw``, else the user
+    cache (``~/.cache/eigkit`` on Linux, the folder ``pooch.os_cache("eigkit")`` names).
+
+    When ``$EIG_DATA_DIR`` is an ``s3://bucket/path`` URL, this is the local working copy mirrored to it:
+    ``$EIG_DATA_LOCAL_DIR``, else ``<user cache>/s3/<bucket>/<path>``.
+    """
+    store = data_store_url()
+    if store is not None:
+        if os.environ.get(DATA_LOCAL_DIR_ENV):
+            return Path(os.environ[DATA_LOCAL_DIR_ENV])
+        return Path(platformdirs.user_cache_dir("eigkit"), "s3", *store[len("s3://") :].split("/"))
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV])
     workspace = workspace_root()

@@ -7,6 +7,12 @@ Layout: ``<cache>/<dataset>/<year|all>/<file>`` plus ``download.json`` (url, siz
 holds: tables are then parsed in memory and not stored. A parquet table is hashed at every read; a raw file
 only when its stamp (size, mtime, ctime, inode) differs from its last verification. This module neither
 downloads nor parses.
+
+With ``EIG_DATA_DIR=s3://...`` that folder is a local working copy and :func:`eigkit.data.storage.mirror`
+its remote copy: what is stored is pushed (raw file, then ``download.json``; parquet, then its sha256), and
+what the folder lacks is pulled, each file hashed against the sha256 recorded with it before it takes its
+place (a changed object is refused with a warning: the caller downloads or rebuilds it, and the new copy
+replaces it). A hit in the working copy never asks the mirror.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ import contextlib
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eigkit.atomic import atomic_path, write_json, write_text
+from eigkit.data import storage
 from eigkit.data.registry import Entry
 from eigkit.errors import DataError
 from eigkit.paths import data_cache_dir
@@ -55,14 +62,27 @@ def file_sha256(path: Path) -> str:
     return pooch.file_hash(str(path), alg="sha256")
 
 
+def location() -> str:
+    """Where the cache is, for messages: its folder, or its mirror's URL and local working copy."""
+    url = storage.mirror().url
+    return f"{url} (working copy {data_cache_dir()})" if url else str(data_cache_dir())
+
+
 def target_dir(item: Entry, year: int | None) -> Path:
     """Folder of the cached file of ``item``/``year``."""
     return data_cache_dir() / item.name / (str(year) if year is not None else "all")
 
 
 def cached(item: Entry, year: int | None) -> Download | None:
-    """The cached download of ``item``/``year`` as recorded (not yet re-verified), or None."""
+    """The cached download of ``item``/``year`` as recorded (not yet re-verified), or None.
+
+    Absent from the folder, it is pulled from the mirror (verified) when the mirror holds it.
+    """
     folder = target_dir(item, year)
+    return _local_download(folder) or _mirrored_download(folder)
+
+
+def _local_download(folder: Path) -> Download | None:
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -74,11 +94,65 @@ def cached(item: Entry, year: int | None) -> Download | None:
     return Download(path=path, url=meta["url"], size=int(meta["size"]), sha256=meta["sha256"], stamp=stamp)
 
 
+def _mirrored_download(folder: Path) -> Download | None:
+    """The download the mirror holds for ``folder``, pulled once its bytes match its recorded sha256."""
+    mirror = storage.mirror()
+    document = mirror.read(folder / META_FILE)
+    if document is None:
+        return None
+    try:
+        meta = json.loads(document)
+        path, url, sha256 = folder / Path(meta["path"]).name, str(meta["url"]), str(meta["sha256"])
+    except (ValueError, KeyError, TypeError):
+        warnings.warn(f"{mirror.url}: {folder / META_FILE} is not readable there; ignored.", stacklevel=3)
+        return None
+    if not _pull_verified(mirror, path, sha256):
+        return None
+    download = Download(path=path, url=url, size=path.stat().st_size, sha256=sha256)
+    with contextlib.suppress(OSError):
+        _write_meta(download)
+    return replace(download, stamp=_stamp(path))
+
+
+class _Refused(Exception):
+    """A mirrored file that is absent or whose bytes are not the recorded ones."""
+
+
+def _pull_verified(mirror: storage.Mirror, path: Path, sha256: str) -> bool:
+    """Pull the mirrored copy of ``path`` into place only if its sha256 is ``sha256``; False otherwise."""
+    try:
+        with atomic_path(path) as temporary:
+            if not mirror.pull(path, temporary):
+                raise _Refused
+            actual = file_sha256(temporary)
+            if actual != sha256:
+                warnings.warn(
+                    f"{mirror.url}: the copy of {path.name} there has sha256 {actual[:12]}... instead of the "
+                    f"recorded {sha256[:12]}...: it is refused, and replaced by a verified copy.",
+                    stacklevel=4,
+                )
+                raise _Refused
+    except (_Refused, OSError):
+        return False
+    return True
+
+
+def _push(*paths: Path) -> None:
+    """Copy ``paths`` to the mirror, in order (the file that says a set is complete last)."""
+    mirror = storage.mirror()
+    for path in paths:
+        mirror.push(path)
+
+
 def cached_years(item: Entry) -> list[int]:
-    """The years of ``item`` present in the cache (no network)."""
+    """The years of ``item`` present in the cache or its mirror (no network but the mirror)."""
     folder = data_cache_dir() / item.name
-    years = [int(path.name) for path in folder.glob("*") if path.name.isdigit()] if folder.is_dir() else []
-    return sorted(year for year in years if cached(item, year) is not None)
+    local = [path for path in folder.glob("*") if path.name.isdigit()] if folder.is_dir() else []
+    years = {int(path.name) for path in local if _local_download(path) is not None}
+    for path in storage.mirror().files(folder):
+        if path.name == META_FILE and path.parent.parent == folder and path.parent.name.isdigit():
+            years.add(int(path.parent.name))
+    return sorted(years)
 
 
 def verify(item: Entry, year: int | None, download: Download) -> None:
@@ -110,6 +184,14 @@ def store_download(item: Entry, year: int | None, staged: Path, *, url: str, sha
         os.replace(staged, temporary)
     download = Download(path=final, url=url, size=final.stat().st_size, sha256=sha256)
     _write_meta(download)
+    try:
+        _push(final, folder / META_FILE)
+    except DataError as error:
+        where = f" --year {year}" if year is not None else ""
+        raise DataError(
+            f"{error} The verified download is kept in {final}; once S3 is fixed, `eig data fetch "
+            f"{item.name}{where} --refresh` copies it there."
+        ) from error
     return download
 
 
@@ -139,7 +221,9 @@ def read_table(parquet: Path) -> pa.Table | None:
     try:
         recorded = _digest_path(parquet).read_text(encoding="utf-8").strip()
     except OSError:
-        return None
+        recorded = _mirrored_table(parquet)
+        if recorded is None:
+            return None
     if parquet.is_file() and file_sha256(parquet) == recorded:
         try:
             return pq.read_table(parquet)
@@ -153,6 +237,18 @@ def read_table(parquet: Path) -> pa.Table | None:
     return None
 
 
+def _mirrored_table(parquet: Path) -> str | None:
+    """Pull the mirrored table ``parquet`` (verified against its mirrored sha256); its sha256, or None."""
+    mirror = storage.mirror()
+    document = mirror.read(_digest_path(parquet))
+    recorded = document.decode("ascii", "replace").strip() if document is not None else ""
+    if not recorded or not _pull_verified(mirror, parquet, recorded):
+        return None
+    with contextlib.suppress(OSError):
+        write_text(_digest_path(parquet), recorded + "\n")
+    return recorded
+
+
 def write_table(parquet: Path, table: pa.Table) -> bool:
     """Store ``table`` at ``parquet`` with its sha256; False (nothing stored) when the folder is read-only
     or full: the load goes on from memory."""
@@ -163,4 +259,8 @@ def write_table(parquet: Path, table: pa.Table) -> bool:
         write_text(_digest_path(parquet), digest + "\n")
     except OSError:
         return False
+    try:
+        _push(parquet, _digest_path(parquet))
+    except DataError as error:  # the table is stored here; the mirror only misses a derived copy
+        warnings.warn(str(error), stacklevel=2)
     return True

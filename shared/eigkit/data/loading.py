@@ -28,7 +28,6 @@ from eigkit.data.columns import concat_frames
 from eigkit.data.frames import tables_to_frame
 from eigkit.data.registry import Entry, entry
 from eigkit.errors import DataError
-from eigkit.paths import data_cache_dir
 
 SOURCES = ("remote", "cache", "sample")
 USAGE_ENV = "EIG_DATA_USAGE"
@@ -147,7 +146,7 @@ def _cache_years(item: Entry, years: list[int]) -> list[int | None]:
 def _not_cached(item: Entry, year: int | None) -> DataError:
     where = f" --year {year}" if year is not None else ""
     return DataError(
-        f"load({item.name!r}, source='cache'): no cached file for year {year} in {data_cache_dir()}. "
+        f"load({item.name!r}, source='cache'): no cached file for year {year} in {cache.location()}. "
         f"Download it with `eig data fetch {item.name}{where}` (or source='remote'), or use source='sample'."
     )
 
