@@ -123,4 +123,17 @@ def test_years_read_by_recorded_runs_count_and_samples_do_not(locked):
     assert result.exit_code == 1
     [finding] = [f for f in json.loads(result.output)["findings"] if f["dataset"] == "baac.lieux"]
     assert finding["status"] == "new year" and finding["year"] == 2021
-    assert "latest locked or read: 2018" in finding["detail"]
+    assert "latest the workspace uses: 2018" in finding["detail"]
+
+
+def test_a_workspace_that_fetched_nothing_is_compared_with_the_years_its_parameters_ask(tmp_path):
+    from eigkit.data.outdated import years_asked
+
+    assert years_asked(tmp_path) == []
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "default.yaml").write_text(
+        "annees: [2019, 2023]\ndepartements: ['2019']\nseuil: 2050\n"
+        "02-gravite:\n  annee: 2021\n  year_range: [2015]\n",
+        encoding="utf-8",
+    )
+    assert years_asked(tmp_path) == [2019, 2023, 2021, 2015]  # codes and thresholds are not years

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from eigkit.data import lock
 from eigkit.data.cache import target_dir
 from eigkit.data.errors import DataError
@@ -101,18 +103,17 @@ def check_years(upstream: Upstream, name: str, years: list[int]) -> Finding | No
     item = entry(name)
     if "{year}" not in (item.resource_pattern or ""):
         return None
-    baseline = max(years) if years else max(getattr(item, "year_range", []), default=None)
+    baseline = max(years, default=None)
     try:
         published = upstream.published_years(name)
-        newer = [year for year in published if baseline is None or year > baseline]
+        newer = [year for year in published if baseline is not None and year > baseline]
         if not newer:
             latest = max(published, default=None)
             return Finding(name, None, "unchanged", f"latest published year {latest}")
         header = _header(upstream, name, newer[-1])
     except DataError as error:
         return Finding(name, None, "error", str(error))
-    known = "locked or read" if years else "known to the catalogue"
-    detail = f"new year(s) {', '.join(map(str, newer))} (latest {known}: {baseline})"
+    detail = f"new year(s) {', '.join(map(str, newer))} (latest the workspace uses: {baseline})"
     status = "new year" if header == "ok" or header.startswith("not checked") else "format changed"
     return Finding(name, newer[-1], status, detail, None, header)
 
@@ -129,6 +130,10 @@ def outdated(workspace: Path, *, lock_file: Path | None = None) -> list[Finding]
             years[value["name"]].append(int(value["year"]))
     for name, read in datasets_used(workspace).items():
         years.setdefault(name, []).extend(read)
+    asked = years_asked(workspace)
+    for name, used in years.items():
+        if not used and "{year}" in (entry(name).resource_pattern or ""):
+            used.extend(asked)  # nothing fetched yet: the years its full-data parameters ask for
     for name, locked_years in sorted(years.items()):
         try:
             finding = check_years(upstream, name, locked_years)
@@ -137,6 +142,30 @@ def outdated(workspace: Path, *, lock_file: Path | None = None) -> list[Finding]
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+def years_asked(workspace: Path) -> list[int]:
+    """The years the workspace's full-data parameters (``params/default.yaml``) name: values of keys that
+    speak of years (``annee``, ``annees``, ``year``...), at any depth."""
+    path = workspace / "params" / "default.yaml"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return []
+    found: list[int] = []
+
+    def walk(node: Any, about_years: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, about_years or bool(re.search(r"ann[ée]e|year", str(key), re.IGNORECASE)))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, about_years)
+        elif about_years and isinstance(node, int) and not isinstance(node, bool) and 1900 < node < 2200:
+            found.append(node)
+
+    walk(document, False)
+    return found
 
 
 def refresh(findings: list[Finding]) -> list[Path]:
