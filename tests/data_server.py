@@ -32,6 +32,11 @@ class DataGouvServer:
 
     datasets: dict[str, dict[str, Served]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    about: dict[str, dict] = field(default_factory=dict)  # slug -> title / organization of the dataset
+
+    def describe(self, slug: str, *, title: str, organization: str) -> None:
+        """What the API says of dataset ``slug`` besides its resources."""
+        self.about[slug] = {"title": title, "organization": {"name": organization}}
 
     def add(self, slug: str, title: str, body: bytes, **behaviour) -> Served:
         served = Served(body=body, **behaviour)
@@ -66,7 +71,7 @@ class DataGouvServer:
                     },
                 }
             )
-        return {"id": slug, "slug": slug, "resources": resources}
+        return {"id": slug, "slug": slug, **self.about.get(slug, {}), "resources": resources}
 
     def __enter__(self) -> DataGouvServer:
         server = self

@@ -1,5 +1,5 @@
-"""Checks shared by the kinds' tests on an executed notebook's decision-maker layer and on its exports:
-the computed summary at the top, the tables it shows, and the secret statistique of ``data/processed``."""
+"""Checks on what a kind's executed notebooks publish: the computed summary shown at the top of the report,
+French numbers read back from it, and the small counts that must never reach a CSV of ``data/processed``."""
 
 from __future__ import annotations
 
@@ -9,47 +9,63 @@ from typing import Any
 
 import pandas as pd
 
-SUMMARY = re.compile(r"\A(?:<!--[^>]*-->\n)?#+ À retenir\n")  # any heading level, after the kit's marker
+from eigkit.disclosure import DEFAULT_THRESHOLD
+
+NUMBER = r"-?\d{1,3}(?:[\u202f ]\d{3})*(?:,\d+)?|-?\d+(?:,\d+)?"
 
 
 def summary_text(notebook: dict[str, Any]) -> str:
-    """The "À retenir" markdown that :func:`eigkit.notebook.summary` wrote at the top; fails when absent."""
-    for index, cell in enumerate(notebook["cells"]):
-        for output in cell.get("outputs", []):
+    """The "À retenir" markdown shown at the TOP of an executed notebook (first cell with outputs)."""
+    for cell in notebook["cells"]:
+        outputs = cell.get("outputs", [])
+        if not outputs:
+            continue
+        for output in outputs:
             text = "".join(output.get("data", {}).get("text/markdown", ""))
-            if SUMMARY.match(text):
-                assert index < 4, f"the first summary is in cell {index}, not at the top"
+            if re.match(r"#+ À retenir\n", text):  # a markdown heading of any level
                 return text
-    raise AssertionError("no computed summary ('À retenir') in the executed notebook")
+        raise AssertionError("the first cell with outputs does not show the 'À retenir' summary")
+    raise AssertionError("no output at all in the notebook")
+
+
+def french_number(text: str) -> float:
+    """``"4 968 481"`` (narrow no-break spaces) -> 4968481.0; ``"10,79"`` -> 10.79."""
+    return float(text.replace("\u202f", "").replace(" ", "").replace(",", "."))
+
+
+def numbers_after(text: str, label: str) -> list[float]:
+    """Every French number that directly follows ``label`` in ``text`` (``label`` is a regex)."""
+    return [french_number(match) for match in re.findall(label + r"\s*(" + NUMBER + ")", text)]
+
+
+def small_counts(folder: Path, counts: dict[str, list[str]], limit: int = DEFAULT_THRESHOLD) -> list[str]:
+    """Cells of the CSVs of ``folder`` that hold a count from 1 to ``limit - 1``.
+
+    ``counts`` maps a file-name pattern (regex on the file name) to the count columns of those files; a file
+    of ``folder`` matched by no pattern is reported too, so that a new export cannot slip past the check.
+    """
+    found = []
+    for path in sorted(folder.glob("*.csv")):
+        patterns = [pattern for pattern in counts if re.fullmatch(pattern, path.name)]
+        if not patterns:
+            found.append(f"{path.name}: no declared count columns (add it to the check)")
+            continue
+        frame = pd.read_csv(path)
+        for column in counts[patterns[0]]:
+            if column not in frame.columns:
+                found.append(f"{path.name}: declared count column {column!r} is missing")
+                continue
+            values = pd.to_numeric(frame[column], errors="coerce")
+            for row in frame.index[(values > 0) & (values < limit)]:
+                found.append(f"{path.name} row {row} {column} = {values[row]}")
+    return found
 
 
 def tables_text(notebook: dict[str, Any]) -> str:
-    """The cell texts of every HTML table the notebook shows, joined (tags removed)."""
+    """The cell texts of every HTML table an executed notebook shows, one per line (tags removed)."""
     parts = []
     for cell in notebook["cells"]:
         for output in cell.get("outputs", []):
             html = "".join(output.get("data", {}).get("text/html", ""))
             parts += re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, flags=re.S)
     return "\n".join(part.strip() for part in parts)
-
-
-def french_number(text: str) -> float:
-    """``"12 345,6"`` (narrow no-break spaces) -> 12345.6."""
-    return float(
-        text.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".").replace("−", "-")
-    )
-
-
-def small_counts(path: Path, counts: list[str], limit: int = 11) -> pd.DataFrame:
-    """The rows of the CSV at ``path`` where a ``counts`` column holds 1 to ``limit - 1``."""
-    frame = pd.read_csv(path, dtype=str)
-    missing = [column for column in counts if column not in frame.columns]
-    assert not missing, f"{path.name} has no column {missing}"
-    values = frame[counts].apply(pd.to_numeric, errors="coerce")
-    return frame[((values > 0) & (values < limit)).any(axis=1)]
-
-
-def assert_no_small_counts(path: Path, counts: list[str], limit: int = 11) -> None:
-    """Fail when the exported CSV at ``path`` publishes a count under the secret statistique threshold."""
-    found = small_counts(path, counts, limit)
-    assert found.empty, f"{path.name} publishes {len(found)} count(s) under {limit}:\n{found.head()}"

@@ -1,10 +1,9 @@
-"""The public API on the embedded samples: catalogue, load + filters, labels, choropleth, CLI, usage log."""
+"""The public API on the embedded samples: catalogue, load + filters, labels, CLI, usage log."""
 
 from __future__ import annotations
 
 import json
 
-import matplotlib
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -96,22 +95,6 @@ def test_labels_of_onisr_and_secmar_codes():
     assert data.labels("secmar", "categorie_evenement")["A"] == "Accidents de navire"
     with pytest.raises(data.DataError, match="Known"):
         data.labels("baac", "couleur")
-
-
-def test_choropleth_draws_every_departement():
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    deps = data.load("geo.departements", source="sample")
-    counts = data.load("baac.caracteristiques", source="sample")["dep"].value_counts()
-    figure, ax = plt.subplots()
-    collection = data.plot_choropleth(ax, deps, counts, label="accidents")
-    assert len(collection.get_paths()) == sum(len(rings) for rings in deps["rings"])
-    colours = collection.get_facecolors()
-    assert len({tuple(colour) for colour in colours}) > 5
-    xmin, xmax = ax.get_xlim()
-    assert xmax - xmin < 20, "overseas départements are drawn as insets near France"
-    plt.close(figure)
 
 
 def test_usage_is_recorded(tmp_path, monkeypatch):

@@ -171,5 +171,5 @@ def test_geo_outlines():
     deps = data.load("geo.departements", source="sample")
     assert {"01", "2A", "2B", "971", "976"} <= set(deps["code"]) and len(deps) == 101
     assert deps["code"].is_unique and deps.loc[deps["code"] == "29", "nom"].iloc[0] == "Finistère"
-    ring = deps.loc[deps["code"] == "75", "rings"].iloc[0][0]
-    assert ring.shape[1] == 2 and 2.2 < ring[:, 0].mean() < 2.5 and 48.8 < ring[:, 1].mean() < 48.9
+    paris = deps.loc[deps["code"] == "75", "geometry"].iloc[0].centroid
+    assert deps.crs == "EPSG:4326" and 2.2 < paris.x < 2.5 and 48.8 < paris.y < 48.9

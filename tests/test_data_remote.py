@@ -274,3 +274,75 @@ def test_two_processes_fetching_the_same_file(server, env):
     assert digests == [expected, expected]
     assert server.downloads("lieux-2018.csv") == 1
     assert _lock(env)["baac.lieux@2018"]["sha256"] == expected
+
+
+LIEUX_2021 = Path(__file__).parent / "data" / "datagouv" / "lieux-2021.csv"
+
+
+def _as_year(body: bytes, year: int) -> bytes:
+    """The 2021 rows as if published for ``year`` (accident keys start with the year)."""
+    return body.replace(b'"2021', f'"{year}'.encode())
+
+
+def test_years_are_asked_of_the_api_by_the_dataset_stable_id(server, env):
+    """ONISR publishes a new year (here 2024) under the same dataset id: the kit finds it without a code
+    change, reads it since its header is a known edition, and loads it by default as the latest year."""
+    assert BAAC == "53698f4ca3a729239d2036df"  # the id, not the yearly slug
+    body = LIEUX_2021.read_bytes()
+    server.add(BAAC, "lieux-2021.csv", body)
+    server.add(BAAC, "lieux-2024.csv", _as_year(body, 2024))
+    server.add(BAAC, "caract-2024.csv", b"not the lieux table")
+    assert data.published_years("baac.lieux") == [2021, 2024]
+    assert data.published_years("baac.caracteristiques") == [2024]
+    latest = data.load("baac.lieux", source="remote")
+    assert sorted(set(latest["an"])) == [2024] and len(latest) == 70
+    published = data.read("baac.lieux", LIEUX_2021)
+    for column in ("catr", "circ", "nbv", "vma", "larrout"):
+        pd.testing.assert_series_equal(latest[column], published[column])
+    assert any(request.startswith(f"/api/1/datasets/{BAAC}/") for request in server.requests)
+    with pytest.raises(data.DataError, match=r"Years published today: 2021, 2024"):
+        data.fetch("baac.lieux", year=2016)
+    server.stop()
+    pd.testing.assert_frame_equal(data.load("baac.lieux", source="cache"), latest)  # latest CACHED year
+
+
+def test_a_header_of_no_known_edition_is_refused_naming_its_new_columns(server, env, tmp_path):
+    lines = _as_year(LIEUX_2021.read_bytes(), 2025).splitlines()
+    changed = b"\n".join([lines[0] + b';"vma_panneau"', *(line + b';"1"' for line in lines[1:])]) + b"\n"
+    server.add(BAAC, "lieux-2025.csv", changed)
+    with pytest.raises(data.DataError, match=r"new column\(s\) 'vma_panneau' in the header.*baac\.lieux"):
+        data.load("baac.lieux", year=2025, source="remote")
+    (tmp_path / "lieux-2025.csv").write_bytes(changed)
+    with pytest.raises(data.DataError, match=r"'vma_panneau'"):
+        data.read("baac.lieux", tmp_path / "lieux-2025.csv")
+
+
+def test_source_cache_never_touches_the_network(server, env):
+    with pytest.raises(data.DataError, match=r"eig data fetch baac\.lieux --year 2018"):
+        data.cached_file("baac.lieux", year=2018)
+    with pytest.raises(data.DataError, match=r"eig data fetch baac\.lieux"):
+        data.cached_file("baac.lieux")
+    assert server.requests == []
+    server.add(BAAC, "lieux-2018.csv", LIEUX.read_bytes())
+    fetched = data.fetch("baac.lieux", year=2018)
+    asked = len(server.requests)
+    assert data.cached_file("baac.lieux") == fetched == data.cached_file("baac.lieux", year=2018)
+    assert len(server.requests) == asked
+
+
+def test_any_datagouv_dataset_is_listed_and_its_head_downloaded(server, tmp_path):
+    rows = "".join(f"{number:05d};commune {number}\n" for number in range(100))
+    server.add("communes", "notice.pdf", b"%PDF-1.4")
+    served = server.add("communes", "communes.csv", ("code;nom\n" + rows).encode())
+    remote_set = data.datagouv_dataset("communes")
+    assert [resource.title for resource in remote_set.resources] == ["notice.pdf", "communes.csv"]
+    assert remote_set.pick().title == "communes.csv" == remote_set.pick(remote_set.resources[1].id).title
+    with pytest.raises(data.DataError, match=r"no resource with id or title 'absent'.*communes\.csv"):
+        remote_set.pick("absent")
+    head = data.download_head(remote_set.pick().url, tmp_path / "head.csv", lines=20)
+    assert not head.complete and head.lines == 20
+    assert head.path.read_text().splitlines() == ["code;nom", *rows.splitlines()[:20]]
+    whole = data.download_head(remote_set.pick().url, tmp_path / "whole.csv", lines=500)
+    assert whole.complete and whole.lines == 100 and whole.path.read_bytes() == served.body
+    with pytest.raises(data.DataError, match=r"knows no .*/datasets/absent/"):
+        data.datagouv_dataset("absent")

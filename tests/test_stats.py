@@ -78,3 +78,24 @@ def test_threshold_defaults_to_eleven_outside_a_workspace(tmp_path, monkeypatch)
     monkeypatch.delenv("EIG_WORKSPACE", raising=False)
     monkeypatch.chdir(tmp_path)
     assert disclosure.threshold() == 11
+
+
+def test_year_over_year_flags_2020_and_gaps_and_says_no_trend_on_a_sample() -> None:
+    from eigkit.stats import year_over_year
+
+    table = year_over_year(pd.Series({2019: 100, 2020: 80, 2021: 90, 2023: 99}))
+    assert table["annee"].tolist() == [2019, 2020, 2021, 2023]
+    assert table["variation"].round(6).tolist()[1:] == [-20.0, 12.5, 10.0]
+    assert table["remarque"].tolist() == [
+        "",
+        "2020 : confinements, année atypique",
+        "variation depuis 2020 (confinements) : pas une tendance",
+        "variation sur 2 ans",
+    ]
+    across = year_over_year(pd.Series({2013: 10, 2021: 12}))
+    assert across["remarque"].tolist() == ["", "variation à travers 2020 (confinements) : pas une tendance"]
+    low, high = poisson_interval(12)
+    assert across["bas"].iloc[1] == pytest.approx(low) and across["haut"].iloc[1] == pytest.approx(high)
+    sample = year_over_year(pd.Series({2013: 10, 2021: 12}), sample=True)
+    assert sample["variation"].isna().all()
+    assert set(sample["remarque"]) == {"échantillon : pas de tendance"}

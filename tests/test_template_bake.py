@@ -32,6 +32,13 @@ CI_FILES = {
 }
 CI_FILES["both"] = CI_FILES["github"] | CI_FILES["gitlab"]
 LEFTOVERS = ("{{", "{%", "@EIG_KIT_VERSION@")
+KIND_EXTRAS = {
+    "generique": "[geo]",
+    "securite-routiere": "[geo]",
+    "gendarmerie": "[geo,xlsx]",
+    "cour-des-comptes": "[search]",
+    "sauvetage-en-mer": "[sauvetage]",
+}
 
 
 def kind_files(kind: str) -> set[str]:
@@ -91,7 +98,7 @@ def test_bake_gives_exactly_the_expected_files(baked, kind: str, provider: str):
         "theme": "neutral",
         "secret_statistique": 11,
     }
-    extras = "[xlsx]" if kind == "gendarmerie" else ""  # the état 4001 workbook needs openpyxl
+    extras = KIND_EXTRAS.get(kind, "")  # what the kind's notebooks need beyond the core
     assert pyproject["project"]["dependencies"] == [f"eig-kit{extras} @ file://{KIT}"]
     assert (workspace / "tests/nbval_sanitize.cfg").read_bytes() == (
         KIT / "shared/eigkit/runner/nbval_sanitize.cfg"
@@ -105,7 +112,7 @@ def test_git_sources_pin_the_kit_version(tmp_path: Path, cookiecutter_config: Pa
     assert workspace.name == "securite-routiere-31"
     pyproject = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8"))
     source = TEMPLATE_CHOICES["kit_source"]
-    assert pyproject["project"]["dependencies"] == [f"eig-kit @ {source}@v{eigkit.__version__}"]
+    assert pyproject["project"]["dependencies"] == [f"eig-kit[geo] @ {source}@v{eigkit.__version__}"]
     assert pyproject["project"]["description"].endswith("« Sécurité routière 31 »")
     assert "EUPL" in (workspace / "LICENSE").read_text(encoding="utf-8")
     readme = (workspace / "README.md").read_text(encoding="utf-8")

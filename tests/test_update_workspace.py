@@ -54,7 +54,7 @@ def test_a_kit_source_only_this_machine_can_read_is_reported(
         "Défi local", output_dir=tmp_path, template=kit, config_file=cookiecutter_config, say=said.append
     )
     dependencies = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert dependencies["dependencies"] == [f"eig-kit @ file://{kit}"]
+    assert dependencies["dependencies"] == [f"eig-kit[geo] @ file://{kit}"]  # generique draws a map
     (warning,) = [line for line in said if line.startswith("warning:")]
     assert "will fail at `pip install`" in warning and "--set kit_source=git+https://" in warning
     monkeypatch.chdir(workspace)

@@ -17,6 +17,8 @@ from eigkit.atomic import atomic_path
 from eigkit.paths import workspace_root
 from eigkit.settings import eig_settings
 
+__all__ = ["DEFAULT_THRESHOLD", "protect", "shown_count", "small_cells", "threshold", "write_csv"]
+
 DEFAULT_THRESHOLD = 11
 
 
@@ -81,3 +83,15 @@ def _nullable(column: pd.Series) -> str:
     if pd.api.types.is_integer_dtype(column):
         return "Int64"
     return "Float64" if pd.api.types.is_numeric_dtype(column) else "object"
+
+
+def shown_count(count: int | float, limit: int | None = None) -> str:
+    """A count as a notebook may print it: French digits, or "moins de N" under the threshold."""
+    from eigkit.notebook import fmt_number
+
+    limit = threshold() if limit is None else limit
+    if count != count:  # NaN
+        return "–"
+    if 0 < count < limit:
+        return f"moins de {limit}"
+    return fmt_number(count)

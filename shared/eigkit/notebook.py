@@ -11,6 +11,20 @@ import random
 import sys
 from typing import Any
 
+__all__ = [
+    "THIN_SPACE",
+    "banner",
+    "describe",
+    "fmt_number",
+    "fmt_percent",
+    "french_axis",
+    "optional_dataset",
+    "setup",
+    "show_figure",
+    "summary",
+    "table",
+]
+
 SVG_HASH_SALT = "eigkit"
 DEFAULT_SEED = 0
 PANDAS_OPTIONS = {
@@ -230,3 +244,17 @@ def summary(points: list[str]) -> None:
 
     text = "## À retenir\n\n" + "\n".join(f"- {point}" for point in points)
     update_display(Markdown(text), display_id=SUMMARY_DISPLAY_ID)
+
+
+def optional_dataset(name: str, **load_arguments: Any) -> tuple[Any, str | None]:
+    """``data.load(name, **load_arguments)``, or ``(None, why)`` when the dataset cannot be loaded.
+
+    For a denominator a notebook can do without (the INSEE population of ``"insee.population"``): the
+    notebook shows counts and says why its rates are missing instead of failing.
+    """
+    from eigkit import data
+
+    try:
+        return data.load(name, **load_arguments), None
+    except data.DataError as error:
+        return None, f"{name} indisponible : {error}"

@@ -1,4 +1,5 @@
-"""Where things are: the current workspace's root and the kit's own resources (template, notebooks)."""
+"""Where things are: the current workspace's root, the data cache and ``data.lock``, and the kit's own
+resources (template, notebooks)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import os
 import tomllib
 from pathlib import Path
 
+import platformdirs
+
 WORKSPACE_ENV = "EIG_WORKSPACE"
+DATA_DIR_ENV = "EIG_DATA_DIR"
+DATA_LOCK_ENV = "EIG_DATA_LOCK"
 
 
 def is_workspace(folder: Path) -> bool:
@@ -32,6 +37,27 @@ def workspace_root(start: Path | str | None = None) -> Path | None:
         if is_workspace(folder):
             return folder
     return None
+
+
+def data_cache_dir() -> Path:
+    """The root of the data cache: ``$EIG_DATA_DIR``, else ``<workspace>/data/raw``, else the user cache
+    (``~/.cache/eigkit`` on Linux, the folder ``pooch.os_cache("eigkit")`` names)."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    workspace = workspace_root()
+    if workspace is not None:
+        return workspace / "data" / "raw"
+    return Path(platformdirs.user_cache_dir("eigkit"))
+
+
+def data_lock_path() -> Path:
+    """Where ``data.lock`` lives: ``$EIG_DATA_LOCK``, else ``<workspace>/data.lock``, else in the cache."""
+    if os.environ.get(DATA_LOCK_ENV):
+        return Path(os.environ[DATA_LOCK_ENV])
+    workspace = workspace_root()
+    if workspace is not None:
+        return workspace / "data.lock"
+    return data_cache_dir() / "data.lock"
 
 
 def kit_root() -> Path:

@@ -14,6 +14,16 @@ from typing import Any
 import numpy as np
 from scipy import stats as _scipy_stats
 
+__all__ = [
+    "LOCKDOWN_YEAR",
+    "bootstrap_interval",
+    "poisson_interval",
+    "rate_interval",
+    "wilson_interval",
+    "with_population",
+    "year_over_year",
+]
+
 ArrayLike = Any
 
 
@@ -69,3 +79,85 @@ def bootstrap_interval(
         vectorized=False,
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def with_population(
+    frame: Any,
+    population: Any,
+    *,
+    dep: str = "dep",
+    year: str = "an",
+    per: float = 100_000,
+    count: str | None = None,
+) -> Any:
+    """``frame`` with the INSEE ``population`` of its département and year joined (pandas frames).
+
+    ``population`` has ``dep``, ``annee`` and ``population`` columns (``data.load("insee.population")``). A
+    year
+    the population file does not cover takes the NEAREST year it covers, written in ``annee_population`` so
+    that
+    the notebook can say so. With ``count``, adds ``taux``, ``taux_bas`` and ``taux_haut``: the rate per
+    ``per``
+    inhabitants and its exact Poisson interval. Rows of a département without population get NaN.
+    """
+    import pandas as pd
+
+    known = population[["dep", "annee", "population"]].dropna().copy()
+    known["dep"] = known["dep"].astype(str)
+    known["annee"] = known["annee"].astype("int64")
+    known["population"] = known["population"].astype("float64")
+    out = frame.copy()
+    out["_order"] = range(len(out))
+    keys = pd.DataFrame(
+        {"dep": out[dep].astype(str), "annee": out[year].astype("int64"), "_order": out["_order"]}
+    )
+    joined = pd.merge_asof(
+        keys.sort_values("annee"),
+        known.sort_values("annee").assign(annee_population=lambda f: f["annee"]),
+        on="annee",
+        by="dep",
+        direction="nearest",
+    ).set_index("_order")
+    out["population"] = out["_order"].map(joined["population"])
+    out["annee_population"] = out["_order"].map(joined["annee_population"]).astype("Int64")
+    out = out.drop(columns="_order")
+    if count is not None:
+        rate, low, high = rate_interval(out[count], out["population"], per=per)
+        out["taux"], out["taux_bas"], out["taux_haut"] = rate, low, high
+    return out
+
+
+#: the year of the lockdowns (traffic, activity and recorded events all fell): never read as a trend
+LOCKDOWN_YEAR = 2020
+
+
+def year_over_year(counts: Any, sample: bool = False) -> Any:
+    """Counts per year read one year after another, with their exact Poisson interval and a remark.
+
+    ``counts``: a pandas Series indexed by year. Returns a frame ``annee``, ``nombre``, ``bas``, ``haut``,
+    ``variation`` (% from the previous year shown) and ``remarque`` (French): 2020 is flagged (lockdowns), so
+    is 2021's change from 2020, and a change over several years says so. With ``sample=True`` (a notebook's
+    embedded sample, whose yearly sizes say nothing) no change is computed: "échantillon : pas de tendance".
+    """
+    import pandas as pd
+
+    years = pd.Series(counts).sort_index()
+    low, high = poisson_interval(years.to_numpy())
+    frame = pd.DataFrame(
+        {"annee": years.index.astype(int), "nombre": years.to_numpy(), "bas": low, "haut": high}
+    )
+    frame["variation"] = frame["nombre"].astype(float).pct_change() * 100
+    gap = frame["annee"].diff()
+    remark = pd.Series("", index=frame.index, dtype=object)
+    remark[gap > 1] = "variation sur " + gap[gap > 1].astype(int).astype(str) + " ans"
+    previous = frame["annee"].shift(1)
+    remark[(previous < LOCKDOWN_YEAR) & (frame["annee"] > LOCKDOWN_YEAR)] = (
+        f"variation à travers {LOCKDOWN_YEAR} (confinements) : pas une tendance"
+    )
+    remark[previous == LOCKDOWN_YEAR] = f"variation depuis {LOCKDOWN_YEAR} (confinements) : pas une tendance"
+    remark[frame["annee"] == LOCKDOWN_YEAR] = f"{LOCKDOWN_YEAR} : confinements, année atypique"
+    if sample:
+        frame["variation"] = float("nan")
+        remark[:] = "échantillon : pas de tendance"
+    frame["remarque"] = remark.to_numpy()
+    return frame

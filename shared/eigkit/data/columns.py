@@ -206,4 +206,4 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
             columns[column] = pd.Series(union, name=column)
         else:
             columns[column] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(columns)
+    return type(frames[0])(columns)  # a GeoDataFrame (geo.*) stays one

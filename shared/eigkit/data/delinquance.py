@@ -56,15 +56,11 @@ _YEAR = re.compile(r"\d{2}|\d{4}")
 
 
 def read(table: str, path: Path) -> pd.DataFrame:
-    """Parse and normalise one published file of the SSMSI bases (or the état 4001 workbook)."""
-    if table == "etat4001":
-        from eigkit.data import etat4001
+    """Parse and normalise one published file of the SSMSI bases (``departements`` or ``regions``).
 
-        return etat4001.read(path)
-    if table == "population":
-        from eigkit.data import population
-
-        return population.read(path)
+    The état 4001 workbook and the population table share this family's samples but have readers of their
+    own (:mod:`eigkit.data.etat4001`, :mod:`eigkit.data.population`; see ``readers.TABLE_READERS``).
+    """
     return read_base(path, level="regions" if table == "regions" else "departements")
 
 

@@ -24,6 +24,7 @@ from eigkit.data import territory
 from eigkit.data.columns import as_category
 from eigkit.data.errors import DataError
 
+NORMALISER_VERSION = "etat4001-1"
 SHEET = re.compile(r"Services (PN|GN) (\d{4})")
 INDEX_ROWS = 107
 HEADER_FIRST_CELLS = {"Code index"}
@@ -71,7 +72,7 @@ def _unreadable(path: Path, error: Exception) -> DataError:
     return DataError(f"{path}: not a readable xlsx workbook ({error}). Download the original file again.")
 
 
-def read(path: Path) -> pd.DataFrame:
+def read(table: str, path: Path) -> pd.DataFrame:
     """Every ``Services PN|GN <year>`` sheet of the workbook as one long table."""
     sheets = _sheets(path)
     frames = [

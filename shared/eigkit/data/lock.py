@@ -1,35 +1,21 @@
 """The workspace's ``data.lock``: url, size and sha256 of every download, so an analysis knows its bytes.
 
-Location: ``$EIG_DATA_LOCK``, else ``<workspace>/data.lock`` (see :func:`eigkit.paths.workspace_root`), else
-beside the cache. JSON, sorted, one entry per dataset and year; written atomically under a file lock.
+Location: :func:`eigkit.paths.data_lock_path` (``$EIG_DATA_LOCK``, else ``<workspace>/data.lock``, else
+beside the cache). JSON, sorted, one entry per dataset and year; written through :mod:`eigkit.atomic` under a
+file lock. This module only records and compares: it never downloads nor reads the cache.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from eigkit.data.errors import DataError
-from eigkit.paths import workspace_root
-
-LOCK_ENV = "EIG_DATA_LOCK"
-
-
-def lock_path() -> Path:
-    """Where ``data.lock`` lives."""
-    if os.environ.get(LOCK_ENV):
-        return Path(os.environ[LOCK_ENV])
-    workspace = workspace_root()
-    if workspace is not None:
-        return workspace / "data.lock"
-    from eigkit.data.cache import cache_dir
-
-    return cache_dir() / "data.lock"
+from eigkit.atomic import write_json
+from eigkit.errors import DataError
+from eigkit.paths import data_lock_path
 
 
 def lock_key(name: str, year: int | None) -> str:
@@ -39,7 +25,7 @@ def lock_key(name: str, year: int | None) -> str:
 
 def read_lock(path: Path | None = None) -> dict[str, dict[str, Any]]:
     """All entries of the lock file (empty when it does not exist yet)."""
-    path = path or lock_path()
+    path = path or data_lock_path()
     if not path.is_file():
         return {}
     try:
@@ -58,20 +44,14 @@ def expected(name: str, year: int | None) -> dict[str, Any] | None:
 
 def record(name: str, year: int | None, *, url: str, size: int, sha256: str, file: str) -> None:
     """Write (or replace) the entry of ``name``/``year``, atomically and safely between processes."""
-    path = lock_path()
+    path = data_lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".flock"):
         downloads = read_lock(path)
         downloads[lock_key(name, year)] = {
             "name": name, "year": year, "url": url, "size": size, "sha256": sha256, "file": file,
         }  # fmt: skip
-        text = json.dumps(
-            {"version": 1, "downloads": dict(sorted(downloads.items()))}, indent=2, ensure_ascii=False
-        )
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".data.lock.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
-        os.replace(temporary, path)
+        write_json(path, {"version": 1, "downloads": dict(sorted(downloads.items()))})
 
 
 def check(name: str, year: int | None, sha256: str, path: Path) -> None:
@@ -80,11 +60,9 @@ def check(name: str, year: int | None, sha256: str, path: Path) -> None:
     if entry is not None and entry["sha256"] != sha256:
         where = f" --year {year}" if year is not None else ""
         raise DataError(
-            f"{path}: its sha256 {sha256[:12]}... differs from data.lock ({lock_path()}: "
-            f"{entry['sha256'][:12]}... "
-            f"from {entry['url']}). The file changed since the analysis was locked. Re-fetch and "
-            "accept the new "
-            f"bytes with data.load(..., refresh=True) or `eig data fetch {name}{where} --refresh` "
-            "(data.lock is "
-            "then updated), or restore the locked file."
+            f"{path}: its sha256 {sha256[:12]}... differs from data.lock ({data_lock_path()}: "
+            f"{entry['sha256'][:12]}... from {entry['url']}). The file changed since the analysis was "
+            "locked. Re-fetch and accept the new bytes with data.load(..., refresh=True) or "
+            f"`eig data fetch {name}{where} --refresh` (data.lock is then updated), or restore the locked "
+            "file."
         )

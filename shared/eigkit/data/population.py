@@ -47,6 +47,6 @@ def from_base(base: pd.DataFrame, *, path: Path | str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def read(path: Path) -> pd.DataFrame:
+def read(table: str, path: Path) -> pd.DataFrame:
     """Populations from one SSMSI départementale file (any edition, ``.csv`` or ``.csv.gz``)."""
     return from_base(read_base(path, level="departements"), path=path)

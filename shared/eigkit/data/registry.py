@@ -26,7 +26,9 @@ SAMPLE_PREFIXES = {
 
 @dataclass(frozen=True)
 class Entry:
-    """One dataset of the catalogue."""
+    """One dataset of the catalogue. ``datagouv_dataset`` is the data.gouv.fr dataset's stable id (its slug
+    changes when the producer renames it, as ONISR does every year). ``years``: ``"2005-"`` means from 2005
+    on, the later years being asked of the API (:func:`eigkit.data.published_years`), never written here."""
 
     name: str
     family: str
@@ -41,14 +43,6 @@ class Entry:
     sample_kind: str
     format: str
     provenance: str
-
-    @property
-    def year_range(self) -> list[int]:
-        """Years published (empty when the dataset is not split by year)."""
-        if not self.years:
-            return []
-        first, _, last = self.years.partition("-")
-        return list(range(int(first), int(last or first) + 1))
 
     @property
     def by_year(self) -> bool:

@@ -1,41 +1,46 @@
-"""Remote resolution and verified download: data.gouv.fr API v1 -> resource of the year -> pooch -> cache.
+"""The data.gouv.fr side: API v1 (datasets, resources, years) and verified downloads into a staging folder.
 
 - ``GET {api}/datasets/{id-or-slug}/`` (``api`` = ``$EIG_DATAGOUV_API``, default ``https://www.data.gouv.fr/api/1``)
-  lists the resources; the registry's ``resource_pattern`` (with ``{year}``) picks one by title or file name.
+  lists the resources; the registry's ``resource_pattern`` (with ``{year}``) picks one by title or file name,
+  and tells which years are published.
 - Only HTTPS is accepted, except plain HTTP to a loopback host (127.0.0.1, localhost, ::1: test servers);
   a redirect is checked before it is followed.
-- The file is downloaded by pooch into a temporary folder beside its final place, its size and checksum are
-  checked against what the API announced, archives are extracted inside their folder only, then the file is
-  moved into the cache atomically and recorded in ``data.lock``. A failure leaves the cache as it was.
+- A file is downloaded by pooch into a staging folder; pooch checks it against the checksum the API announced
+  (``known_hash``), its size is checked, archives are extracted inside their folder only. Storing it in the
+  cache and recording it in ``data.lock`` is the caller's job (:mod:`eigkit.data.loading`).
 - ``$EIG_DATA_TIMEOUT`` (seconds, default 60) bounds every network wait.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
-import shutil
 import tarfile
-import tempfile
+import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlparse
 
-from filelock import FileLock
+import requests
 
-from eigkit.data import cache, lock
-from eigkit.data.errors import DataError
+from eigkit.atomic import write_bytes
 from eigkit.data.registry import Entry
+from eigkit.errors import DataError
+
+with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns in a kernel without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 API_ENV = "EIG_DATAGOUV_API"
 DEFAULT_API = "https://www.data.gouv.fr/api/1"
 TIMEOUT_ENV = "EIG_DATA_TIMEOUT"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
+#: checksum types of the API -> hashlib names (pooch's ``known_hash`` prefixes); others (crc) are not checked
 HASHES = {"sha1": "sha1", "sha2": "sha256", "sha256": "sha256", "md5": "md5"}
+YEAR = r"(?P<year>(?:19|20)\d{2})"
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,57 @@ class Resource:
     url: str
     filename: str
     title: str = ""
+    id: str = ""
+    format: str = ""
     filesize: int | None = None
+    last_modified: str = ""
     checksum_type: str | None = None
     checksum_value: str | None = None
+
+    @property
+    def known_hash(self) -> str | None:
+        """The announced checksum as pooch's ``known_hash`` (``"sha1:..."``), or None when unusable."""
+        algorithm = HASHES.get((self.checksum_type or "").lower())
+        return f"{algorithm}:{self.checksum_value}" if algorithm and self.checksum_value else None
+
+
+@dataclass(frozen=True)
+class RemoteDataset:
+    """A data.gouv.fr dataset as the API describes it: title, publisher and its resources (files)."""
+
+    id: str
+    title: str
+    publisher: str
+    resources: list[Resource] = field(default_factory=list)
+
+    def pick(self, resource: str = "", *, file_format: str = "csv") -> Resource:
+        """The resource whose id or title is ``resource``; by default the first one in ``file_format``.
+
+        :class:`DataError` listing the resources when none fits.
+        """
+        if resource:
+            found = [item for item in self.resources if resource in (item.id, item.title)]
+        else:
+            found = [item for item in self.resources if item.format.lower() == file_format.lower()]
+        if not found:
+            listed = "; ".join(
+                f"{item.title} ({item.format or '?'}, id {item.id})" for item in self.resources
+            )
+            wanted = f"id or title {resource!r}" if resource else f"format {file_format!r}"
+            raise DataError(
+                f"data.gouv.fr dataset {self.id!r}: no resource with {wanted}. Resources: "
+                f"{listed or 'none'}. Pass one of these ids or titles."
+            )
+        return found[0]
+
+
+@dataclass(frozen=True)
+class Head:
+    """The beginning of a remote file saved locally: where, how many complete lines, whether it is whole."""
+
+    path: Path
+    lines: int
+    complete: bool
 
 
 def api_base() -> str:
@@ -81,31 +134,32 @@ def refuse_insecure_redirect(response, *args, **kwargs) -> None:
             raise DataError(f"{response.url} redirects to {target}: {error}") from None
 
 
-def _way_out(item: Entry, year: int | None) -> str:
+def way_out(name: str, year: int | None) -> str:
+    """What to do without network, for dataset ``name``/``year``."""
     where = f" --year {year}" if year is not None else ""
     return (
         f"Work offline with source='sample' (embedded samples), or source='cache' once `eig data fetch "
-        f"{item.name}{where}` has run on a connected machine."
+        f"{name}{where}` has run on a connected machine."
     )
 
 
-def _get_json(url: str, item: Entry, year: int | None) -> dict:
-    import requests
-
+def get_json(url: str, *, advice: str) -> dict:
+    """GET ``url`` as JSON; :class:`DataError` ending with ``advice`` when the network fails."""
     check_url(url)
     try:
         response = requests.get(url, timeout=timeout(), headers={"Accept": "application/json"},
                                 hooks={"response": refuse_insecure_redirect})  # fmt: skip
     except requests.RequestException as error:
         raise DataError(
-            f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network? "
-            f"{_way_out(item, year)}"
+            f"Cannot reach the data.gouv.fr API ({url}): {type(error).__name__}. No network? {advice}"
         ) from error
-    if response.status_code != 200:
+    if response.status_code == 404:
         raise DataError(
-            f"The data.gouv.fr API answered {response.status_code} for {url}: check the dataset "
-            f"{item.datagouv_dataset!r} of {item.name!r} still exists (or set {API_ENV})."
+            f"The data.gouv.fr API knows no {url}: copy the dataset's id or slug from the address of its "
+            f"page on data.gouv.fr (or set {API_ENV})."
         )
+    if response.status_code != 200:
+        raise DataError(f"The data.gouv.fr API answered {response.status_code} for {url}: retry later.")
     try:
         return response.json()
     except ValueError as error:
@@ -116,93 +170,151 @@ def _filename(url: str) -> str:
     return unquote(PurePosixPath(urlparse(url).path).name) or "download"
 
 
-def resolve(item: Entry, year: int | None) -> Resource:
-    """Which file to download for ``item``/``year``."""
-    if item.url:
-        return Resource(url=item.url, filename=_filename(item.url), title=item.title)
-    document = _get_json(f"{api_base()}/datasets/{item.datagouv_dataset}/", item, year)
-    pattern = re.compile(item.resource_pattern.replace("{year}", str(year or "")), re.IGNORECASE)
-    candidates = []
-    for resource in document.get("resources", []):
-        url = resource.get("url") or resource.get("latest") or ""
-        names = [resource.get("title") or "", _filename(url)]
-        if any(pattern.search(name) for name in names):
-            candidates.append(resource)
-    if not candidates:
-        titles = ", ".join(str(resource.get("title")) for resource in document.get("resources", [])[:20])
-        raise DataError(
-            f"No resource of data.gouv.fr dataset {item.datagouv_dataset!r} matches {pattern.pattern!r} for "
-            f"{item.name} {year or ''}. Resources: {titles}. Check the year (published: "
-            f"{item.years or 'n/a'})."
-        )
-    chosen = max(candidates, key=lambda resource: str(resource.get("last_modified") or ""))
-    checksum = chosen.get("checksum") or {}
-    url = chosen.get("url") or chosen["latest"]
-    title_name = chosen.get("title") or ""
-    from_url = _filename(url)
-    looks_like_file = "." in from_url and (pattern.search(from_url) or from_url.lower().endswith(ARCHIVES))
-    filename = from_url if looks_like_file else title_name or from_url
+def _resource(document: dict) -> Resource:
+    url = document.get("url") or document.get("latest") or ""
+    checksum = document.get("checksum") or {}
+    size = document.get("filesize")
     return Resource(
         url=url,
-        filename=filename,
-        title=title_name,
-        filesize=int(chosen["filesize"]) if chosen.get("filesize") not in (None, "") else None,
+        filename=_filename(url),
+        title=document.get("title") or "",
+        id=str(document.get("id") or ""),
+        format=str(document.get("format") or "").lower(),
+        filesize=int(size) if size not in (None, "") else None,
+        last_modified=str(document.get("last_modified") or ""),
         checksum_type=checksum.get("type"),
         checksum_value=checksum.get("value"),
     )
 
 
-def _hash(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def dataset(identifier: str, *, advice: str = "") -> RemoteDataset:
+    """The data.gouv.fr dataset ``identifier`` (its id, or its slug) with its resources."""
+    document = get_json(f"{api_base()}/datasets/{identifier}/", advice=advice)
+    organization = document.get("organization") or document.get("owner") or {}
+    publisher = (
+        organization.get("name")
+        or " ".join(str(organization.get(key) or "") for key in ("first_name", "last_name")).strip()
+    )
+    return RemoteDataset(
+        id=str(document.get("id") or identifier),
+        title=str(document.get("title") or identifier),
+        publisher=publisher,
+        resources=[_resource(resource) for resource in document.get("resources", [])],
+    )
 
 
-def _download(resource: Resource, folder: Path, item: Entry, year: int | None) -> Path:
-    import pooch
-    import requests
+def _pattern(item: Entry, year: int | str | None) -> re.Pattern:
+    return re.compile(item.resource_pattern.replace("{year}", str(year or "")), re.IGNORECASE)
 
+
+def _names(resource: Resource) -> list[str]:
+    return [resource.title, resource.filename]
+
+
+def published_years(item: Entry, remote: RemoteDataset | None = None) -> list[int]:
+    """The years of ``item`` the dataset's resources hold today (asked of the API)."""
+    remote = remote or dataset(item.datagouv_dataset, advice=way_out(item.name, None))
+    pattern = _pattern(item, YEAR)
+    found = {int(match.group("year")) for resource in remote.resources for name in _names(resource)
+             if (match := pattern.search(name))}  # fmt: skip
+    return sorted(found)
+
+
+def resolve(item: Entry, year: int | None) -> Resource:
+    """Which file to download for ``item``/``year``."""
+    if item.url:
+        return Resource(url=item.url, filename=_filename(item.url), title=item.title)
+    remote = dataset(item.datagouv_dataset, advice=way_out(item.name, year))
+    pattern = _pattern(item, year)
+    candidates = [
+        resource for resource in remote.resources if any(pattern.search(n) for n in _names(resource))
+    ]
+    if not candidates:
+        titles = ", ".join(resource.title for resource in remote.resources[:20])
+        years = published_years(item, remote) if item.by_year else []
+        raise DataError(
+            f"No resource of data.gouv.fr dataset {item.datagouv_dataset!r} matches {pattern.pattern!r} for "
+            f"{item.name} {year or ''}. Resources: {titles}. "
+            + (f"Years published today: {', '.join(map(str, years)) or 'none'}." if item.by_year else "")
+        )
+    chosen = max(candidates, key=lambda resource: resource.last_modified)
+    from_url = chosen.filename
+    looks_like_file = "." in from_url and (pattern.search(from_url) or from_url.lower().endswith(ARCHIVES))
+    return replace(chosen, filename=from_url if looks_like_file else chosen.title or from_url)
+
+
+def _downloader() -> pooch.HTTPDownloader:
     pooch.get_logger().setLevel(logging.WARNING)
-    check_url(resource.url)
-    downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout(),
-                                      hooks={"response": refuse_insecure_redirect})  # fmt: skip
-    try:
-        return Path(pooch.retrieve(resource.url, known_hash=None, fname=resource.filename, path=folder,
-                                   downloader=downloader))  # fmt: skip
-    except requests.HTTPError as error:
+    return pooch.HTTPDownloader(
+        progressbar=False, timeout=timeout(), hooks={"response": refuse_insecure_redirect}
+    )
+
+
+def _network_error(url: str, error: requests.RequestException, advice: str) -> DataError:
+    if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else "?"
-        raise DataError(
-            f"Download of {resource.url} failed: HTTP {status}"
-            f". The file may have moved: retry later or report it. {_way_out(item, year)}"
-        ) from error
+        return DataError(
+            f"Download of {url} failed: HTTP {status}. The file may have moved: retry later or report it. "
+            f"{advice}"
+        )
+    return DataError(
+        f"Download of {url} failed ({type(error).__name__}: no network, or the server did not answer within "
+        f"{timeout():g} s). {advice}"
+    )
+
+
+def download(resource: Resource, staging: Path, item: Entry, year: int | None) -> Path:
+    """Download ``resource`` into ``staging``, checked against what the API announced (checksum through
+    pooch's ``known_hash``, size), extracted when it is an archive; return the file of ``item``/``year``."""
+    check_url(resource.url)
+    try:
+        path = Path(pooch.retrieve(resource.url, known_hash=resource.known_hash, fname=resource.filename,
+                                   path=staging, downloader=_downloader()))  # fmt: skip
     except requests.RequestException as error:
+        raise _network_error(resource.url, error, way_out(item.name, year)) from error
+    except DataError:  # a refused redirect (a DataError is a ValueError too)
+        raise
+    except ValueError as error:  # pooch: the hash differs from the announced one
         raise DataError(
-            f"Download of {resource.url} failed ({type(error).__name__}: no network, or the server "
-            "did not answer "
-            f"within {timeout():g} s). {_way_out(item, year)}"
+            f"Download of {resource.url} refused: its {resource.checksum_type} differs from the one the API "
+            f"announced ({resource.checksum_value}). The file is corrupted: retry later (the cache was left "
+            "unchanged)."
         ) from error
-
-
-def _check_announced(path: Path, resource: Resource) -> None:
     size = path.stat().st_size
     if resource.filesize is not None and size != resource.filesize:
         raise DataError(
             f"Download of {resource.url} refused: {size} bytes received, the API announced "
-            f"{resource.filesize}. "
-            "The transfer was cut or the file is being replaced: retry later (the cache was left unchanged)."
+            f"{resource.filesize}. The transfer was cut or the file is being replaced: retry later (the "
+            "cache was left unchanged)."
         )
-    algorithm = HASHES.get((resource.checksum_type or "").lower())
-    if algorithm and resource.checksum_value:
-        actual = _hash(path, algorithm)
-        if actual.lower() != resource.checksum_value.lower():
-            raise DataError(
-                f"Download of {resource.url} refused: its {resource.checksum_type} is {actual}, "
-                "the API announced "
-                f"{resource.checksum_value}. The file is corrupted: retry later (the cache was "
-                "left unchanged)."
-            )
+    if path.name.lower().endswith(ARCHIVES):
+        return _pick_member(safe_extract(path, staging / "extracted"), item, year, path)
+    return path
+
+
+def download_head(url: str, target: Path, *, lines: int) -> Head:
+    """Save the beginning of the file at ``url`` to ``target``: its header and ``lines`` complete lines
+    after it (or the whole file when shorter). Only that beginning is downloaded."""
+    check_url(url)
+    chunks, ends = [], 0
+    try:
+        with requests.get(
+            url, stream=True, timeout=timeout(), hooks={"response": refuse_insecure_redirect}
+        ) as answer:
+            answer.raise_for_status()
+            for chunk in answer.iter_content(1 << 16):
+                chunks.append(chunk)
+                ends += chunk.count(b"\n")
+                if ends > lines:
+                    break
+            complete = ends <= lines
+    except requests.RequestException as error:
+        raise _network_error(url, error, "Check the address, or retry later.") from error
+    content = b"".join(chunks)
+    if not complete:
+        content = b"\n".join(content.split(b"\n", lines + 1)[: lines + 1]) + b"\n"
+    write_bytes(target, content)
+    return Head(path=target, lines=len(content.splitlines()) - 1 if complete else lines, complete=complete)
 
 
 def safe_extract(archive: Path, target: Path) -> list[Path]:
@@ -238,7 +350,7 @@ def safe_extract(archive: Path, target: Path) -> list[Path]:
 
 
 def _pick_member(files: list[Path], item: Entry, year: int | None, archive: Path) -> Path:
-    pattern = re.compile(item.resource_pattern.replace("{year}", str(year or "")), re.IGNORECASE)
+    pattern = _pattern(item, year)
     matching = [path for path in files if pattern.search(path.name)] if item.resource_pattern else files
     if len(matching) != 1:
         raise DataError(
@@ -246,36 +358,3 @@ def _pick_member(files: list[Path], item: Entry, year: int | None, archive: Path
             f"{[path.name for path in matching] or [path.name for path in files]}."
         )
     return matching[0]
-
-
-def fetch(item: Entry, year: int | None, *, refresh: bool = False) -> cache.Download:
-    """Download (or reuse) the verified file of ``item``/``year``; serialised between processes."""
-    folder = cache.target_dir(item, year)
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".fetch.lock")):
-        existing = cache.cached(item, year)
-        if existing is not None and not refresh:
-            cache.verify(item, year, existing)
-            return existing
-        resource = resolve(item, year)
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".download-"))
-        try:
-            downloaded = _download(resource, staging, item, year)
-            _check_announced(downloaded, resource)
-            if downloaded.name.lower().endswith(ARCHIVES):
-                downloaded = _pick_member(
-                    safe_extract(downloaded, staging / "extracted"), item, year, downloaded
-                )
-            from eigkit.data.loading import file_sha256
-
-            sha256 = file_sha256(downloaded)
-            if not refresh:
-                lock.check(item.name, year, sha256, downloaded)
-            final = folder / downloaded.name
-            os.replace(downloaded, final)
-            result = cache.Download(path=final, url=resource.url, size=final.stat().st_size, sha256=sha256)
-            cache.write_meta(folder, result)
-            lock.record(item.name, year, url=result.url, size=result.size, sha256=sha256, file=final.name)
-            return result
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)

@@ -4,6 +4,11 @@ Normalised columns: ``annee``, ``zone``, ``region``, ``sdis`` (``'01'``, ``'2A'`
 ``'BMPM'``: Paris and Marseille brigades stay identifiable), ``dep`` (INSEE code; BSPP -> ``'75'``, BMPM ->
 ``'13'``), ``departement`` (name), ``categorie``, then every count as a snake_case ASCII integer column
 (``total_interventions``, ``incendies``, ``secours_a_victime``, ...; ``N.C.`` -> NA).
+
+A service whose published total is 0 did not report that year (Martinique 2018: ``0`` in the total and in the
+"opérations diverses" columns, ``N.C.`` everywhere else): every count of that row becomes NA, so that the
+total and each category read the same, "not reported", instead of a zero for some and a gap for others.
+``renseigne`` (boolean) says which rows were reported.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from eigkit.data.columns import as_category, as_int, require_columns
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import read_text_table
 
-NORMALISER_VERSION = "sdis-1"
+NORMALISER_VERSION = "sdis-2"
 BRIGADES = {"BSPP": "75", "BMPM": "13"}
 LABELS = {"annee", "zone", "region", "numero", "departement", "categorie_a"}
 
@@ -56,4 +61,24 @@ def read(table: str, path: Path) -> pd.DataFrame:
     for column in raw.columns:
         if column not in LABELS:
             out[column] = as_int(raw[column], path=path, column=column, dtype="Int32")
+    return mark_unreported(out)
+
+
+def count_columns(frame: pd.DataFrame) -> list[str]:
+    """The count columns of a normalised SDIS table (everything after the labels)."""
+    labels = {"annee", "zone", "region", "sdis", "dep", "departement", "categorie", "renseigne"}
+    return [column for column in frame.columns if column not in labels]
+
+
+def mark_unreported(frame: pd.DataFrame) -> pd.DataFrame:
+    """Apply the rule "a zero total means not reported": every count of such a row becomes NA.
+
+    Adds ``renseigne`` (False on those rows). A real service always has interventions: a published total of
+    0 is a year the service did not send, not a year without fires or rescues.
+    """
+    out = frame.copy()
+    unreported = (out["total_interventions"] == 0).fillna(False).astype(bool)
+    for column in count_columns(out):
+        out[column] = out[column].mask(unreported)
+    out["renseigne"] = ~unreported
     return out

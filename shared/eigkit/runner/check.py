@@ -20,6 +20,7 @@ from pathlib import Path
 
 from eigkit.runner import manifest as manifests
 from eigkit.runner.execute import PathLike, RunnerError, find_workspace
+from eigkit.runner.fastkernel import QUIET_DEBUGGER
 
 KIT_SANITIZE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
 
@@ -135,7 +136,8 @@ def check(
         *map(str, notebooks),
     ]
     with tempfile.TemporaryDirectory(prefix="eig-check-") as scratch:
-        env = os.environ | {"EIG_WORKSPACE": str(root), "EIG_DATA_USAGE": str(Path(scratch) / "data.jsonl")}
+        env = os.environ | QUIET_DEBUGGER | {"EIG_WORKSPACE": str(root)}
+        env["EIG_DATA_USAGE"] = str(Path(scratch) / "data.jsonl")
         returncode = subprocess.run(command, cwd=root, env=env, check=False).returncode
     if problems and returncode == 0:
         returncode = 1

@@ -1,10 +1,19 @@
 """A warm process that forks fresh ipykernel kernels, and the client that talks to it.
 
 The server is a separate interpreter (never the caller: the caller holds ZMQ contexts and threads, which
-must not be forked). It imports ipykernel, IPython, pandas and matplotlib once, starts no thread and no
-ZMQ context, then waits for requests on its stdin. Each ``spawn`` request forks a child from this pristine
-parent; the child becomes one brand-new kernel bound to the given connection file, with the cwd and the
-environment of that request. A kernel is never reused: every run gets its own fork.
+must not be forked). It is started in the folder and with the environment its kernels will have, so that
+what libraries read when they are imported (``./matplotlibrc`` and the user's rc file, ``TZ``, BLAS thread
+counts, ``PYTHONPATH``...) is what a kernel started normally there would read. It imports ipykernel,
+IPython, pandas and matplotlib once, keeps a single OS thread and no ZMQ context, then waits for requests
+on its stdin. Each ``spawn`` request forks a child from this pristine parent; the child becomes one
+brand-new kernel bound to the given connection file, with the environment of that request. A kernel is
+never reused: every run gets its own fork.
+
+Before each fork the server counts its OS threads (``/proc/self/task``, not only Python's threads): a
+process with a second thread is not forked, the request is refused and the kernel starts normally.
+OpenBLAS's worker threads are stopped first (``blas_thread_shutdown_``, the very call OpenBLAS makes
+before a fork; a kernel restarts them with the same count at its first BLAS call), and Arrow's jemalloc
+runs without its background purging thread in the server (jemalloc turns it off in any forked child).
 
 Lifetime: the server exits (killing its kernels) on a ``stop`` request or when its stdin reaches EOF, which
 happens as soon as the owning process dies. On Linux each kernel also gets ``PR_SET_PDEATHSIG`` = SIGKILL,
@@ -52,6 +61,7 @@ WARM_MODULES = (
 # Never warm: importing matplotlib_inline.backend_inline hooks figures into the IPython shell that exists
 # at import time; imported in the server (no shell yet), forked kernels would display no figure.
 _NEVER_WARM = ("matplotlib_inline",)
+_TASKS = "/proc/self/task"
 _HEADER = struct.Struct(">I")
 REPLY_TIMEOUT = 30.0  # seconds: a request (fork, poll) is answered at once; silence means a stuck server
 _PR_SET_PDEATHSIG = 1
@@ -95,9 +105,10 @@ def _returncode(status: int) -> int:
 
 
 class _Server:
-    def __init__(self, request_fd: int, reply_fd: int) -> None:
+    def __init__(self, request_fd: int, reply_fd: int, import_env: dict[str, str]) -> None:
         self.request_fd = request_fd
         self.reply_fd = reply_fd
+        self.import_env = import_env  # what the warm imports set in os.environ (a kernel's imports would too)
         self.children: dict[int, int | None] = {}  # pid -> return code once reaped
 
     def reap(self) -> None:
@@ -125,11 +136,11 @@ class _Server:
 
     def handle(self, op: str | None, request: dict[str, Any]) -> dict[str, Any]:
         if op == "spawn":
-            if threading.active_count() != 1:
-                return {"error": "the fork server has started a thread; refusing to fork"}
+            if extra := extra_threads():
+                return {"error": f"the fork server runs other threads ({extra}); refusing to fork"}
             pid = os.fork()
             if pid == 0:
-                _become_kernel(request, server_pid=os.getppid())  # never returns
+                _become_kernel(request, self.import_env, server_pid=os.getppid())  # never returns
             self.children[pid] = None
             return {"pid": pid}
         if op == "poll":
@@ -154,6 +165,46 @@ class _Server:
                 os.waitpid(pid, 0)
 
 
+def os_threads() -> list[str]:
+    """The names of this process's OS threads (every native thread, not only Python's)."""
+    names = []
+    for task in os.listdir(_TASKS):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            names.append(Path(_TASKS, task, "comm").read_text().strip())
+    return names
+
+
+def extra_threads() -> str:
+    """'' when this process has a single OS thread, else the names of its threads, for a message."""
+    stop_blas_threads()
+    names = os_threads()
+    return "" if len(names) == 1 else ", ".join(sorted(names))
+
+
+def stop_blas_threads() -> None:
+    """Stop the worker threads of every OpenBLAS loaded here, as OpenBLAS itself does before a fork.
+
+    The thread count setting stays; a forked kernel starts its threads again at its first BLAS call.
+    """
+    import ctypes
+
+    for library in _loaded_libraries("openblas"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(library).blas_thread_shutdown_()
+
+
+def _loaded_libraries(fragment: str) -> set[str]:
+    """Paths of the shared libraries mapped in this process whose file name contains ``fragment``."""
+    paths = set()
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)  # address perms offset dev inode [path]
+            path = fields[5].strip() if len(fields) == 6 else ""
+            if path.startswith("/") and fragment in os.path.basename(path):
+                paths.add(path)
+    return paths
+
+
 def _set_parent_death_signal(server_pid: int) -> None:
     """Linux: die with the fork server. Elsewhere ipykernel's parent poller (JPY_PARENT_PID) does it."""
     if not sys.platform.startswith("linux"):
@@ -166,7 +217,7 @@ def _set_parent_death_signal(server_pid: int) -> None:
         os._exit(1)
 
 
-def _reset_process_state(request: dict[str, Any], server_pid: int) -> list[str]:
+def _reset_process_state(request: dict[str, Any], import_env: dict[str, str], server_pid: int) -> list[str]:
     """Turn the forked copy of the server into what ``python -m ipykernel_launcher ARGS`` would be."""
     os.setsid()  # own process group, like jupyter_client's launcher (start_new_session)
     _set_parent_death_signal(server_pid)
@@ -180,21 +231,17 @@ def _reset_process_state(request: dict[str, Any], server_pid: int) -> list[str]:
     os.dup2(devnull, 1)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
 
-    os.chdir(request["cwd"])
-    env = dict(request["env"])
+    os.chdir(request["cwd"])  # the server's own folder already: a no-op unless it was removed
+    env = {**request["env"], **import_env}
     env["JPY_PARENT_PID"] = str(server_pid)  # ipykernel's parent poller watches the real parent
-    os.environ.clear()
+    os.environ.clear()  # what the server alone had (see fastkernel.server_environment) goes
     os.environ.update(env)
 
     import ipykernel_launcher
 
     args = list(request["args"])
     sys.argv = [ipykernel_launcher.__file__, *args]
-    # ipykernel_launcher drops the script dir / cwd from sys.path; IPython's init_path adds '' back.
-    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
-        del sys.path[0]
     _reseed_random()
-    _apply_matplotlib_backend(env)
     return args
 
 
@@ -208,20 +255,11 @@ def _reseed_random() -> None:
         numpy.random.seed()
 
 
-def _apply_matplotlib_backend(env: dict[str, str]) -> None:
-    """matplotlib read MPLBACKEND when the server imported it; honour the run's own value."""
-    wanted = env.get("MPLBACKEND") or INLINE_BACKEND
-    if wanted != INLINE_BACKEND:
-        import matplotlib
-
-        matplotlib.rcParams["backend"] = wanted
-
-
-def _become_kernel(request: dict[str, Any], server_pid: int) -> None:
+def _become_kernel(request: dict[str, Any], import_env: dict[str, str], server_pid: int) -> None:
     """Run an ipykernel in this forked child; always ends the process, never returns to the server."""
     code = 1
     try:
-        args = _reset_process_state(request, server_pid)
+        args = _reset_process_state(request, import_env, server_pid)
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
@@ -248,8 +286,16 @@ def _become_kernel(request: dict[str, Any], server_pid: int) -> None:
             os._exit(code)
 
 
-def _warm_up() -> None:
+def _warm_up() -> dict[str, str]:
+    """Import what every kernel needs; return the environment variables these imports set (e.g.
+    debugpy's ``PYDEVD_USE_FRAME_EVAL``), which each kernel gets back after its environment is reset."""
+    # As ipykernel_launcher does: the script's folder is not importable while the kernel loads (IPython's
+    # init_path puts '' back in each kernel).
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    # ipykernel sets this default before any notebook code imports matplotlib (IPKernelApp.init_gui_pylab).
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    before = dict(os.environ)
     import importlib
 
     for name in WARM_MODULES:
@@ -261,6 +307,7 @@ def _warm_up() -> None:
 
     gc.collect()
     gc.freeze()  # keep the warm objects out of the children's collections (copy-on-write friendly)
+    return {name: value for name, value in os.environ.items() if before.get(name) != value}
 
 
 def serve_forever() -> None:
@@ -272,9 +319,9 @@ def serve_forever() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
-    _warm_up()
-    server = _Server(request_fd, reply_fd)
-    problem = None if threading.active_count() == 1 else "warm imports started a thread"
+    server = _Server(request_fd, reply_fd, import_env=_warm_up())
+    extra = extra_threads()
+    problem = f"its imports started threads that cannot be stopped ({extra})" if extra else None
     _send(reply_fd, {"ready": problem is None, "pid": os.getpid(), "error": problem})
     try:
         if problem is None:
@@ -293,9 +340,12 @@ class ForkServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self.owner_pid = os.getpid()
+        self.kernels: set[int] = set()  # forked kernels not forgotten yet (running, or exited unreaped)
 
-    def start(self, timeout: float = 120.0) -> None:
-        """Start the server and wait until its imports are done."""
+    def start(
+        self, timeout: float = 120.0, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """Start the server in ``cwd`` with ``env`` (default: this process's) and wait for its imports."""
         command = [
             sys.executable,
             "-c",
@@ -303,7 +353,9 @@ class ForkServer:
             ".get('serve_forever')()",
             __file__,
         ]
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, cwd=cwd, env=env
+        )
         reply_fd = self._process.stdout.fileno()  # type: ignore[union-attr]
         ready, _, _ = select.select([reply_fd], [], [], timeout)
         try:
@@ -348,7 +400,9 @@ class ForkServer:
         ``ready_path``, if given, is created by the kernel once its sockets are bound.
         """
         request = {"op": "spawn", "args": args, "cwd": cwd, "env": env, "ready_path": ready_path}
-        return int(self.request(request)["pid"])
+        pid = int(self.request(request)["pid"])
+        self.kernels.add(pid)
+        return pid
 
     def poll(self, pid: int) -> int | None:
         """None while the kernel runs, else its return code (-9 if the server died with it)."""
@@ -359,6 +413,7 @@ class ForkServer:
 
     def forget(self, pid: int) -> None:
         """Drop the record of an exited kernel."""
+        self.kernels.discard(pid)
         with contextlib.suppress(ForkServerError):
             self.request({"op": "forget", "pid": pid})
 

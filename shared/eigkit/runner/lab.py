@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from eigkit.runner.execute import PathLike, RunnerError, find_workspace
+from eigkit.runner.fastkernel import QUIET_DEBUGGER
 from eigkit.runner.lifeline import set_parent_death_signal
 
 HOST = "127.0.0.1"
@@ -143,7 +144,7 @@ def start_lab(
         command += ["--ServerApp.allow_remote_access=True", "--ServerApp.trust_xheaders=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # CI containers run as root
-    env = os.environ | {"JUPYTER_TOKEN": token, "EIG_WORKSPACE": str(root)}
+    env = os.environ | QUIET_DEBUGGER | {"JUPYTER_TOKEN": token, "EIG_WORKSPACE": str(root)}
     with open(log_path, "ab") as stream:
         process = subprocess.Popen(
             command,

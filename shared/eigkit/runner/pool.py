@@ -16,11 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from eigkit.runner import fastkernel
 from eigkit.runner.lifeline import die_with
 from eigkit.runner.worker import RunTask, execute_task, warm_kernels
 
 STOP_GRACE = 20.0  # seconds a worker gets to stop its kernel and report, once interrupted
 CONNECT_TIMEOUT = "30s"  # how long to wait for a Dask scheduler to answer
+PRELOAD = ["eigkit.runner.lean_imports", "eigkit.runner.worker", "papermill"]  # once, in the fork server
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -71,11 +73,15 @@ def _lost(task: RunTask, reason: str, status: str = "failed", ename: str = "Work
 
 
 class LocalPool:
-    """``workers`` long-lived processes (forkserver start, papermill preloaded once)."""
+    """``workers`` long-lived processes: on Linux forked from multiprocessing's fork server (papermill
+    preloaded once), elsewhere spawned (fork after numpy/matplotlib imports is unsafe on macOS, absent on
+    Windows)."""
 
     def __init__(self, workers: int) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["eigkit.runner.lean_imports", "eigkit.runner.worker", "papermill"])
+        self.start_method = "forkserver" if fastkernel.fork_supported() else "spawn"
+        context = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            context.set_forkserver_preload(PRELOAD)
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._processes = [
@@ -166,8 +172,8 @@ class DaskPool:
     """Runs sent to a Dask distributed scheduler (``tcp://HOST:PORT``).
 
     Workers must see the workspace at the same path (shared filesystem) and have eig-kit installed. A worker
-    process runs one notebook at a time whatever its thread count (a run sets the process's environment for
-    its kernel); run more worker processes for more parallel runs (``dask worker ADDRESS --nworkers N``).
+    runs as many notebooks at once as it has threads (each kernel gets its run's environment from its kernel
+    manager, not from the worker's ``os.environ``).
     """
 
     def __init__(self, address: str) -> None:

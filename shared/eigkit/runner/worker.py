@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-_ONE_RUN_PER_PROCESS = threading.Lock()
 START_TIMEOUT = 120  # seconds: kernels start slowly on busy machines ("Kernel didn't respond in 60 seconds")
 
 
@@ -66,27 +63,20 @@ class RunTask:
         return Path(self.run_dir) / "reports" / f"{self.name}.html"
 
 
-def kernel_options(ipc_prefix: str) -> dict[str, Any]:
-    """Keyword arguments for papermill's engine: immediate kernel shutdown, ipc transport on sockets named
-    ``<ipc_prefix>-1`` to ``-5`` (no TCP port race), then what the fast-kernel start adds when available.
+def kernel_options(ipc_prefix: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
+    """Keyword arguments for papermill's engine: immediate kernel shutdown, the kernel in ``cwd`` with
+    ``env`` on top of this process's environment (neither changed in this process), ipc transport on
+    sockets named ``<ipc_prefix>-1`` to ``-5`` (no TCP port race; TCP where the platform has no unix
+    sockets), and the fast start where available.
 
     ``ipc_prefix`` must be absolute and unique to this kernel: jupyter_client's default, the relative
     ``kernel-ipc``, numbers sockets by the files it finds in the current folder, so kernels started at the
     same time (pool or Dask workers) pick the same socket paths, and a client whose current folder is not the
     kernel's connects to nothing: the run then hangs until "Kernel didn't respond".
     """
-    from traitlets.config import Config
+    from eigkit.runner import fastkernel
 
-    options: dict[str, Any] = {
-        "shutdown_kernel": "immediate",
-        "config": Config({"KernelManager": {"transport": "ipc", "ip": ipc_prefix}}),
-    }
-    try:
-        from eigkit.runner import fastkernel
-    except ImportError:
-        return options
-    options.update(fastkernel.kernel_options())
-    return options
+    return {"shutdown_kernel": "immediate", **fastkernel.kernel_options(ipc_prefix, env=env, cwd=cwd)}
 
 
 def warm_kernels() -> contextlib.AbstractContextManager[Any]:
@@ -109,20 +99,6 @@ def ipc_folder() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
@@ -132,15 +108,10 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     (ename, evalue, and the cell index in the source notebook, execution count and source), timings,
     ``data`` (usage records) and ``output`` (the executed notebook's name in the run folder).
 
-    Runs in one process go one at a time: a run sets the process's environment for its kernel, so two runs
-    in threads of one process (a Dask worker with several threads) would hand each other's data-usage file
-    and workspace to their kernels. Parallelism comes from processes (pool or Dask workers).
+    The run's folder and variables (workspace, data-usage file) reach its kernel through the kernel manager,
+    never through this process's ``os.environ`` or current folder: runs in threads of one process (a Dask
+    worker with several threads) keep their own.
     """
-    with _ONE_RUN_PER_PROCESS:
-        return _execute(task)
-
-
-def _execute(task: RunTask) -> dict[str, Any]:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -154,20 +125,15 @@ def _execute(task: RunTask) -> dict[str, Any]:
     task.usage.unlink(missing_ok=True)
     outcome: dict[str, Any] = {"index": task.index, "name": task.name, "started_at": _now(), "error": None}
     clock = time.perf_counter()
-    env = {
-        "EIG_WORKSPACE": task.workspace,
-        "EIG_DATA_USAGE": str(task.usage),
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # no debugger warning from every kernel on the terminal
-    }
+    env = {"EIG_WORKSPACE": task.workspace, "EIG_DATA_USAGE": str(task.usage)}
     try:
-        with _environment(env), ipc_folder() as ipc, open(task.log, "w", encoding="utf-8") as log:
+        with ipc_folder() as ipc, open(task.log, "w", encoding="utf-8") as log:
             papermill.execute_notebook(
                 task.notebook,
                 str(task.work_path),
                 parameters=task.parameters,
                 engine_name=ENGINE,
                 keep_partial_at=str(task.work_path),
-                cwd=task.workspace,
                 progress_bar=False,
                 request_save_on_cell_execute=False,
                 stdout_file=log,
@@ -175,7 +141,7 @@ def _execute(task: RunTask) -> dict[str, Any]:
                 start_timeout=START_TIMEOUT,
                 execution_timeout=task.timeout,
                 kernel_name=task.kernel,
-                **kernel_options(f"{ipc}/kernel"),
+                **kernel_options(f"{ipc}/kernel", env, cwd=task.workspace),
             )
         outcome["status"] = "ok"
     except PapermillExecutionError as error:

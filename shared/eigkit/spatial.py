@@ -1,0 +1,230 @@
+"""Distances on French territory with geopandas/shapely, in each territory's own projected CRS.
+
+Metropolitan France (Corsica included) is measured in Lambert-93 (EPSG:2154); each overseas territory in its
+legal projection (UTM zones of RGAF09, RGFG95, RGR92, RGM04, ...). A point is matched only with targets of its
+own territory: an accident in Mayotte is never paired with a camera 1,400 km away in La Réunion, it has no
+nearest camera (NaN) when its territory has none.
+
+:func:`nearest` finds, for each point, the nearest target, optionally only among targets already in service at
+the point's date (``since`` column: a camera installed after an accident is not matched to it).
+:func:`points_around` draws seeded random points around given points, a reference for "near a target" shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eigkit.data.errors import DataError
+
+__all__ = [
+    "METROPOLE",
+    "TERRITORY_CRS",
+    "area_km2",
+    "nearest",
+    "points_around",
+    "projected_crs",
+    "territory_of",
+]
+
+WGS84 = "EPSG:4326"
+METROPOLE = "metropole"
+#: projected CRS per territory (INSEE code of the département or collectivité; "metropole" for the rest)
+TERRITORY_CRS = {
+    METROPOLE: "EPSG:2154",  # RGF93 v1 / Lambert-93
+    "971": "EPSG:5490",  # RGAF09 / UTM 20N (Guadeloupe)
+    "972": "EPSG:5490",  # RGAF09 / UTM 20N (Martinique)
+    "973": "EPSG:2972",  # RGFG95 / UTM 22N (Guyane)
+    "974": "EPSG:2975",  # RGR92 / UTM 40S (La Réunion)
+    "975": "EPSG:4467",  # RGSPM06 / UTM 21N (Saint-Pierre-et-Miquelon)
+    "976": "EPSG:4471",  # RGM04 / UTM 38S (Mayotte)
+    "977": "EPSG:5490",  # RGAF09 / UTM 20N (Saint-Barthélemy)
+    "978": "EPSG:5490",  # RGAF09 / UTM 20N (Saint-Martin)
+    "986": "EPSG:8903",  # RGWF96 / UTM 1S (Wallis-et-Futuna)
+    "987": "EPSG:3297",  # RGPF / UTM 6S (Polynésie française)
+    "988": "EPSG:3163",  # RGNC91-93 / Lambert Nouvelle-Calédonie
+}
+
+
+def territory_of(code: Any) -> str:
+    """The territory of a département code: the code itself overseas (``"974"``), else ``"metropole"``."""
+    text = str(code)
+    return text if text in TERRITORY_CRS else METROPOLE
+
+
+def projected_crs(territory: str) -> str:
+    """The projected CRS in which distances of ``territory`` are measured (metres)."""
+    try:
+        return TERRITORY_CRS[territory]
+    except KeyError:
+        raise DataError(
+            f"No projected CRS for territory {territory!r}; known: {', '.join(sorted(TERRITORY_CRS))}."
+        ) from None
+
+
+def _geopandas() -> Any:
+    try:
+        import geopandas
+    except ImportError as error:
+        raise DataError("Distances need geopandas: pip install 'eig-kit[geo]'.") from error
+    return geopandas
+
+
+def _projected(frame: pd.DataFrame, lon: str, lat: str, crs: str) -> Any:
+    geopandas = _geopandas()
+    points = geopandas.points_from_xy(frame[lon].to_numpy(float), frame[lat].to_numpy(float), crs=WGS84)
+    return geopandas.GeoDataFrame(index=frame.index, geometry=points).to_crs(crs)
+
+
+def _day(values: pd.Series) -> pd.Series:
+    """Calendar days of timestamps (time-zone aware ones in their own zone), as naive midnight."""
+    values = pd.to_datetime(values)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    return values.dt.normalize()
+
+
+def nearest(
+    points: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    lon: str = "long",
+    lat: str = "lat",
+    territory: str = "dep",
+    date: str | None = None,
+    since: str | None = None,
+) -> pd.DataFrame:
+    """For each row of ``points``, the nearest row of ``targets`` in the same territory.
+
+    Both frames hold WGS84 coordinates in ``lon``/``lat`` and a département code in ``territory``. With
+    ``date``
+    (a column of ``points``) and ``since`` (a column of ``targets``), only targets whose ``since`` day is on
+    or
+    before the point's day compete (a missing ``since`` counts as always in service). Returns a frame indexed
+    like ``points`` with ``target`` (the index label of the nearest target, NA when none) and ``distance_km``
+    (NaN when the territory has no target in service, or the point has no coordinates or date). Ties go to the
+    target listed first.
+    """
+    if (date is None) != (since is None):
+        raise DataError("nearest(): give both date= (points) and since= (targets), or neither.")
+    for frame, columns, what in ((points, (lon, lat, territory, date), "points"),
+                                 (targets, (lon, lat, territory, since), "targets")):  # fmt: skip
+        missing = [column for column in columns if column is not None and column not in frame.columns]
+        if missing:
+            raise DataError(f"nearest(): {what} have no column {', '.join(missing)}.")
+    result = pd.DataFrame(
+        {"target": pd.Series(pd.NA, index=points.index, dtype="object"), "distance_km": np.nan},
+        index=points.index,
+    )
+    usable = points[lon].notna() & points[lat].notna()
+    if date is not None:
+        usable &= points[date].notna()
+    point_territory = points[territory].astype(str).map(territory_of)
+    target_territory = targets[territory].astype(str).map(territory_of)
+    targets = targets[targets[lon].notna() & targets[lat].notna()]
+    for name, group in points[usable].groupby(point_territory[usable], sort=True):
+        candidates = targets[target_territory.loc[targets.index] == name]
+        if candidates.empty:
+            continue
+        crs = projected_crs(name)
+        projected_points = _projected(group, lon, lat, crs)
+        projected_targets = _projected(candidates, lon, lat, crs)
+        for members, in_service in _epochs(group, candidates, date, since):
+            if not in_service.any():
+                continue
+            found = _nearest_of(projected_points.loc[members], projected_targets[in_service])
+            result.loc[found.index, "target"] = found["target"].to_numpy()
+            result.loc[found.index, "distance_km"] = found["distance_km"].to_numpy()
+    return result
+
+
+def _epochs(
+    group: pd.DataFrame, candidates: pd.DataFrame, date: str | None, since: str | None
+) -> list[tuple[pd.Index, np.ndarray]]:
+    """Groups of points that see the same set of targets in service, with that set as a boolean mask."""
+    if date is None:
+        return [(group.index, np.ones(len(candidates), dtype=bool))]
+    started = _day(candidates[since])
+    days = np.sort(started.dropna().unique())
+    point_days = _day(group[date]).to_numpy()
+    epoch = np.searchsorted(days, point_days, side="right")  # how many installation days are <= the point's
+    groups = []
+    for index in np.unique(epoch):
+        members = group.index[epoch == index]
+        if index == 0:
+            mask = started.isna().to_numpy()
+        else:
+            mask = (started.isna() | (started <= days[index - 1])).to_numpy()
+        groups.append((members, mask))
+    return groups
+
+
+def _nearest_of(points: Any, targets: Any) -> pd.DataFrame:
+    """sjoin_nearest of projected ``points`` on projected ``targets``: target label and distance (km)."""
+    geopandas = _geopandas()
+    order = pd.RangeIndex(len(targets))
+    right = geopandas.GeoDataFrame({"target_label": targets.index, "target_order": order},
+                                   geometry=targets.geometry.to_numpy(), crs=targets.crs)  # fmt: skip
+    joined = geopandas.sjoin_nearest(points[["geometry"]], right, how="left", distance_col="distance_m")
+    joined = joined.sort_values("target_order", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")].reindex(points.index)  # ties: first listed
+    return pd.DataFrame(
+        {"target": joined["target_label"].to_numpy(), "distance_km": joined["distance_m"].to_numpy() / 1000},
+        index=points.index,
+    )
+
+
+def points_around(
+    points: pd.DataFrame,
+    radius_km: float,
+    draws: int = 1,
+    seed: int = 0,
+    *,
+    lon: str = "long",
+    lat: str = "lat",
+    territory: str = "dep",
+) -> pd.DataFrame:
+    """``draws`` random points uniformly in a disc of ``radius_km`` around each point, seeded.
+
+    The result has the other columns of ``points`` repeated (dates, codes) and new ``lon``/``lat``, computed
+    in
+    each territory's projected CRS; points without coordinates are left out.
+    """
+    if radius_km <= 0 or draws < 1:
+        raise DataError(f"points_around(): radius_km={radius_km} and draws={draws} must be positive.")
+    rng = np.random.default_rng(seed)
+    located = points[points[lon].notna() & points[lat].notna()]
+    repeated = located.loc[located.index.repeat(draws)].reset_index(drop=True)
+    distance = radius_km * 1000 * np.sqrt(rng.random(len(repeated)))
+    angle = 2 * np.pi * rng.random(len(repeated))
+    names = repeated[territory].astype(str).map(territory_of)
+    for name in sorted(names.unique()):
+        rows = (names == name).to_numpy()
+        projected = _projected(repeated[rows], lon, lat, projected_crs(name))
+        moved = (
+            _geopandas()
+            .GeoSeries.from_xy(
+                projected.geometry.x + distance[rows] * np.cos(angle[rows]),
+                projected.geometry.y + distance[rows] * np.sin(angle[rows]),
+                crs=projected.crs,
+            )
+            .to_crs(WGS84)
+        )
+        repeated.loc[rows, lon] = moved.x.to_numpy()
+        repeated.loc[rows, lat] = moved.y.to_numpy()
+    return repeated
+
+
+def area_km2(areas: Any, *, code: str = "code") -> pd.Series:
+    """Area (km²) of each polygon of ``areas`` (a GeoDataFrame), measured in its territory's projected CRS.
+
+    Returns a Series indexed by ``areas[code]``.
+    """
+    names = areas[code].astype(str).map(territory_of)
+    surfaces = pd.Series(np.nan, index=areas.index)
+    for name in sorted(names.unique()):
+        rows = names == name
+        surfaces[rows] = areas[rows].to_crs(projected_crs(name)).area.to_numpy() / 1e6
+    return pd.Series(surfaces.to_numpy(), index=areas[code].astype(str).to_numpy(), name="surface_km2")

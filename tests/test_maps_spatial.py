@@ -1,0 +1,168 @@
+"""eigkit.spatial and eigkit.maps: time-consistent nearest cameras per territory in projected CRS, equal to a
+brute-force haversine search on the embedded samples; choropleths with overseas and Île-de-France insets."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from eigkit import data
+from eigkit.data.errors import DataError
+from eigkit.maps import choropleth
+from eigkit.spatial import area_km2, nearest, points_around, territory_of
+
+# Haversine (sphere of mean radius) against ellipsoidal projected distances: the sphere is off by up to 0.5 %,
+# Lambert-93's scale by up to 0.3 % in metropolitan France (UTM overseas: 0.04 %). Tolerance: 1 % + 1 m.
+RELATIVE_TOLERANCE = 0.01
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    lat2, lon2 = np.asarray(lat2, dtype=float), np.asarray(lon2, dtype=float)
+    phi1, phi2 = math.radians(lat1), np.radians(lat2)
+    a = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+
+
+def camera(identifier: int, lat: float, lon: float, installed: str, dep: str = "31") -> dict:
+    return {"id": identifier, "lat": lat, "long": lon, "dep": dep,
+            "date_installation": pd.Timestamp(installed, tz="UTC")}  # fmt: skip
+
+
+def test_a_camera_installed_after_the_accident_is_not_matched_to_it():
+    cameras = pd.DataFrame(
+        [
+            camera(1, 43.6000, 1.4400, "2019-06-02"),  # 100 m from the accidents, installed on 2 June 2019
+            camera(2, 43.6500, 1.4400, "2010-01-01"),  # about 5.5 km away, in service long before
+        ]
+    ).set_index("id")
+    accidents = pd.DataFrame(
+        {
+            "lat": [43.6009, 43.6009, 43.6009],
+            "long": [1.4400, 1.4400, 1.4400],
+            "dep": ["31", "31", "31"],
+            "datetime": pd.to_datetime(["2019-06-01 23:50", "2019-06-02 08:00", "2020-01-01 12:00"]),
+        }
+    )
+    found = nearest(accidents, cameras, date="datetime", since="date_installation")
+    assert found["target"].tolist() == [2, 1, 1]
+    assert found["distance_km"].iloc[0] == pytest.approx(haversine_km(43.6009, 1.44, 43.65, 1.44), rel=0.01)
+    assert found["distance_km"].iloc[1] == pytest.approx(0.1, abs=0.002)
+    undated = nearest(accidents, cameras)  # without the date rule the future camera wins
+    assert undated["target"].tolist() == [1, 1, 1]
+
+
+def test_points_never_meet_targets_of_another_territory():
+    cameras = pd.DataFrame([camera(7, -21.1, 55.5, "2010-01-01", dep="974")]).set_index("id")
+    accidents = pd.DataFrame(
+        {"lat": [-12.78, -21.11, np.nan], "long": [45.23, 55.51, 55.5], "dep": ["976", "974", "974"],
+         "datetime": pd.to_datetime(["2019-05-01"] * 3)}
+    )  # fmt: skip
+    found = nearest(accidents, cameras, date="datetime", since="date_installation")
+    assert np.isnan(found["distance_km"].iloc[0]) and pd.isna(found["target"].iloc[0])  # Mayotte: none
+    assert found["target"].iloc[1] == 7 and found["distance_km"].iloc[1] < 2
+    assert np.isnan(found["distance_km"].iloc[2])  # no coordinates
+    assert territory_of("2A") == "metropole" and territory_of("976") == "976"
+
+
+def test_nearest_asks_for_both_dates_or_none():
+    frame = pd.DataFrame({"lat": [45.0], "long": [1.0], "dep": ["19"]})
+    with pytest.raises(DataError, match="both"):
+        nearest(frame, frame, date="datetime")
+    with pytest.raises(DataError, match="no column datetime"):
+        nearest(frame, frame, date="datetime", since="datetime")
+
+
+def test_distances_equal_a_brute_force_haversine_search_on_the_samples():
+    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
+    accidents = accidents.reset_index(drop=True)
+    cameras = data.load("radars", source="sample").set_index("id")
+    found = nearest(accidents, cameras, date="datetime", since="date_installation")
+    installed = cameras["date_installation"].dt.tz_localize(None).dt.normalize()
+    territories = cameras["dep"].astype(str).map(territory_of)
+    compared = 0
+    for row in accidents.itertuples():
+        usable = (territories == territory_of(row.dep)) & (installed <= row.datetime.normalize())
+        if not usable.any():
+            assert np.isnan(found.loc[row.Index, "distance_km"])
+            continue
+        distances = haversine_km(row.lat, row.long, cameras.loc[usable, "lat"], cameras.loc[usable, "long"])
+        order = np.argsort(distances)
+        best = float(distances[order[0]])
+        assert found.loc[row.Index, "distance_km"] == pytest.approx(best, rel=RELATIVE_TOLERANCE, abs=1e-3)
+        clear = len(order) == 1 or distances[order[1]] > best * (1 + 2 * RELATIVE_TOLERANCE) + 2e-3
+        if clear:  # the same camera, unless two are closer to each other than the tolerance
+            assert found.loc[row.Index, "target"] == cameras.index[usable][order[0]]
+        compared += 1
+    assert compared >= 100  # not vacuous: the samples hold hundreds of located accidents
+
+
+def test_reference_points_are_seeded_and_within_the_radius():
+    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
+    first = points_around(accidents.head(50), radius_km=5, draws=4, seed=3)
+    again = points_around(accidents.head(50), radius_km=5, draws=4, seed=3)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(first) == 200 and (first["num_acc"].to_numpy()[::4] == accidents.head(50)["num_acc"]).all()
+    origin = accidents.head(50).loc[accidents.head(50).index.repeat(4)]
+    pairs = zip(origin["lat"], origin["long"], first["lat"], first["long"], strict=True)
+    moved = [haversine_km(a, b, np.array([c]), np.array([d]))[0] for a, b, c, d in pairs]
+    assert max(moved) <= 5 * (1 + RELATIVE_TOLERANCE) and np.median(moved) > 2
+
+
+def test_areas_in_projected_crs():
+    areas = area_km2(data.load("geo.departements", source="sample"))
+    # INSEE: Paris 105 km², Gironde 9,976 km², Mayotte 374 km², Guyane 83,534 km² (simplified outlines: 2 %)
+    for code, expected in {"75": 105, "33": 9976, "976": 374, "973": 83534}.items():
+        assert areas[code] == pytest.approx(expected, rel=0.02)
+
+
+def test_choropleth_has_overseas_and_ile_de_france_insets():
+    areas = data.load("geo.departements", source="sample")
+    counts = data.load("baac.caracteristiques", source="sample")["dep"].astype(str).value_counts()
+    figure, ax = plt.subplots()
+    drawn = choropleth(ax, areas, counts, label="accidents")
+    assert set(drawn) == {"metropole", "971", "972", "973", "974", "976", "ile-de-france"}
+    assert drawn["976"].get_title() == "Mayotte"
+    drawn_areas = sum(
+        len(collection.get_paths()) for collection in ax.collections
+    )  # valued + missing (hatched)
+    assert drawn_areas >= 96  # every metropolitan département drawn (Lambert-93)
+    xmin, xmax = drawn["ile-de-france"].get_xlim()
+    assert xmax - xmin < 60_000, "the Île-de-France inset is zoomed on Paris and the petite couronne (metres)"
+    colours = {tuple(colour) for colour in ax.collections[0].get_facecolors()}
+    assert len(colours) > 5
+    plt.close(figure)
+
+
+def test_geo_loader_returns_a_geodataframe_without_drawing_code():
+    import geopandas
+
+    areas = data.load("geo.departements", source="sample", departements=["2A", "971"])
+    assert isinstance(areas, geopandas.GeoDataFrame) and areas.crs == "EPSG:4326"
+    assert list(areas.columns) == ["code", "nom", "outre_mer", "geometry"]
+    assert areas.set_index("code")["outre_mer"].to_dict() == {"2A": False, "971": True}
+    assert not hasattr(data, "plot_choropleth")
+
+
+def test_without_the_geo_extra_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
+    from eigkit.data.registry import SAMPLES_DIR
+
+    monkeypatch.setitem(sys.modules, "geopandas", None)  # import geopandas now raises ImportError
+    outlines = SAMPLES_DIR / "geo" / "departements-version-simplifiee.geojson"
+    with pytest.raises(DataError, match=r"eig-kit\[geo\]"):
+        data.read("geo.departements", outlines)
+    points = pd.DataFrame({"lat": [45.0], "long": [1.0], "dep": ["19"]})
+    with pytest.raises(DataError, match=r"eig-kit\[geo\]"):
+        nearest(points, points)
