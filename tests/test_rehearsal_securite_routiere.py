@@ -80,15 +80,18 @@ def test_the_road_safety_notebooks_run_on_the_real_files_served_remotely(tmp_pat
 
     shown = pd.read_csv(workspace / "data/processed/accidents_par_departement.csv", dtype={"dep": str})
     in_2013 = shown[shown["an"] == 2013].set_index("dep")["accidents"].to_dict()
+    # notebook 01 lists every département of the period, with 0 where a year has none (987 in 2013)
+    in_2013 = {dep: count for dep, count in in_2013.items() if count != 0}
     assert in_2013 == _accidents_per_departement_2013(files["caracteristiques_2013.csv"])
     assert sum(in_2013.values()) == 58397
     in_2021 = shown[shown["an"] == 2021].set_index("dep")["accidents"]
-    assert in_2021.get("987") == 1, "the Polynésie française accident of 2021 is on the map's data"
+    # the Polynésie française accident of 2021 is on the map's data, its count of 1 blanked (secret)
+    assert "987" in in_2021.index and pd.isna(in_2021["987"])
 
     per_camera = pd.read_csv(
         workspace / "data/processed/radars_et_accidents_par_departement.csv", dtype={"dep": str}
     ).set_index("dep")
-    assert per_camera.loc["75", "accidents par an"] == pytest.approx(
+    assert per_camera.loc["75", "accidents_par_an"] == pytest.approx(
         (in_2013["75"] + in_2021.get("75", 0)) / 2
     )
 
