@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from eigkit import data
+from eigkit.paths import kit_root
 from notebook_kinds import KindRun, figure_counts, nbval_check, text_outputs
-from report_checks import french_number, small_counts, summary_text, tables_text
+from report_checks import french_number, private_imports, small_counts, summary_text, tables_text
 
 pytestmark = pytest.mark.slow
 KIND = "controle-fiscal"
@@ -132,3 +133,8 @@ def test_exports_publish_no_small_count(run: KindRun, listed: pd.DataFrame):
     assert small_counts(folder, exports) == []
     # a blanked group's median is not published through the list either
     assert listed.loc[listed["ventes_comparables"].isna(), "prix_m2_median_groupe"].isna().all()
+
+
+def test_notebooks_import_only_public_names():
+    for path in sorted((kit_root() / "notebooks" / KIND).glob("*.ipynb")):
+        assert private_imports(path) == []

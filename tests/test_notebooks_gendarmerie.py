@@ -17,7 +17,7 @@ from scipy import stats
 from eigkit import data
 from eigkit.paths import kit_root
 from notebook_kinds import KindRun, figure_counts, make_workspace, nbval_check, run_kind, text_outputs
-from report_checks import french_number, small_counts, summary_text, tables_text
+from report_checks import french_number, private_imports, small_counts, summary_text, tables_text
 
 pytestmark = pytest.mark.slow
 KIND = "gendarmerie"
@@ -142,3 +142,24 @@ def test_unknown_indicator_is_refused_with_the_published_list(tmp_path: Path):
     workspace = make_workspace(KIND, tmp_path / "ws")
     with pytest.raises(AssertionError, match="Vols de chevaux"):
         run_kind(KIND, workspace, overrides={"indicateurs": ["Vols de chevaux"]})
+
+
+def test_notebooks_import_only_public_names():
+    for path in sorted((kit_root() / "notebooks" / KIND).glob("*.ipynb")):
+        assert private_imports(path) == []
+
+
+def test_the_public_names_check_catches_internal_imports(tmp_path: Path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from eigkit.data.etat4001 import read\nfrom eigkit.notebook import _setup_pandas"
+        )
+    ]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    assert private_imports(tmp_path / "n.ipynb") == [
+        "n: imports the internal module eigkit.data.etat4001",
+        "n: imports eigkit.notebook._setup_pandas, not in the module's __all__",
+    ]
