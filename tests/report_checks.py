@@ -3,6 +3,9 @@ French numbers read back from it, and the small counts that must never reach a C
 
 from __future__ import annotations
 
+import ast
+import importlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -58,4 +61,52 @@ def small_counts(folder: Path, counts: dict[str, list[str]], limit: int = DEFAUL
             values = pd.to_numeric(frame[column], errors="coerce")
             for row in frame.index[(values > 0) & (values < limit)]:
                 found.append(f"{path.name} row {row} {column} = {values[row]}")
+    return found
+
+
+def tables_text(notebook: dict[str, Any]) -> str:
+    """The cell texts of every HTML table an executed notebook shows, one per line (tags removed)."""
+    parts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            html = "".join(output.get("data", {}).get("text/html", ""))
+            parts += re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, flags=re.S)
+    return "\n".join(part.strip() for part in parts)
+
+
+#: the kit's modules a notebook may import from (each through its ``__all__``)
+PUBLIC_MODULES = {
+    "eigkit",
+    "eigkit.data",
+    "eigkit.notebook",
+    "eigkit.stats",
+    "eigkit.disclosure",
+    "eigkit.maps",
+    "eigkit.spatial",
+}
+
+
+def private_imports(path: Path) -> list[str]:
+    """What the notebook at ``path`` imports from the kit that is not public: an internal module, or a name
+    outside its module's ``__all__``."""
+    found = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Import):
+                modules = [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [(node.module, alias.name) for alias in node.names]
+            else:
+                continue
+            for module, name in modules:
+                if not module.startswith("eigkit"):
+                    continue
+                if module not in PUBLIC_MODULES:
+                    found.append(f"{path.stem}: imports the internal module {module}")
+                    continue
+                public = getattr(importlib.import_module(module), "__all__", [])
+                if not (name is None or name in public or f"{module}.{name}" in PUBLIC_MODULES):
+                    found.append(f"{path.stem}: imports {module}.{name}, not in the module's __all__")
     return found

@@ -1,6 +1,7 @@
 """The controle-fiscal kind: its notebook runs on the embedded DVF extracts, passes nbval, and the prices per
 m², robust outliers and suspicious declarations it lists agree with an independent computation on the
-loader's table."""
+loader's table; the summary at the top repeats the tables' numbers; no export holds a count under the
+secret statistique threshold."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pandas as pd
 import pytest
 
 from eigkit import data
-from notebook_kinds import KindRun, figure_counts, make_workspace, nbval_check, run_kind, text_outputs
+from eigkit.paths import kit_root
+from notebook_kinds import KindRun, figure_counts, nbval_check, text_outputs
+from report_checks import french_number, private_imports, small_counts, summary_text, tables_text
 
 pytestmark = pytest.mark.slow
 KIND = "controle-fiscal"
@@ -20,9 +23,8 @@ YEARS = [2020, 2022, 2023, 2024, 2025]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> KindRun:
-    workspace = make_workspace(KIND, tmp_path_factory.mktemp("controle-fiscal"))
-    return run_kind(KIND, workspace)
+def run(ran: KindRun) -> KindRun:
+    return ran
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,13 @@ def test_price_per_m2_by_commune_recomputed(run: KindRun, lines: pd.DataFrame):
     flats = sales[(sales["commune"] == "64260") & (sales["type_local"] == "Appartement")]["prix_m2"]
     assert hendaye["ventes"] == len(flats) > 600
     assert hendaye["mediane"] == round(float(np.median(flats)))
-    assert shown["ventes"].sum() == len(sales)
+    sizes = sales.groupby(["commune", "type_local"]).size()
+    assert len(shown) == len(sizes)
+    # groups of fewer than 11 sales are blanked with their prices (secret statistique); the others are exact
+    assert shown["ventes"].sum() == sizes[sizes >= 11].sum()
+    blanked = shown["ventes"].isna()
+    assert blanked.sum() == (sizes < 11).sum() > 0
+    assert shown.loc[blanked, ["mediane", "q1", "q3"]].isna().all(axis=None)
 
 
 def test_robust_outliers_recomputed_with_median_and_mad(listed: pd.DataFrame, lines: pd.DataFrame):
@@ -99,12 +107,17 @@ def test_suspicious_declarations_recomputed(listed: pd.DataFrame, lines: pd.Data
     assert symbolic and duplicated
     assert symbolic == set(listed.loc[listed["motifs"].str.contains("prix symbolique"), "id_mutation"])
     assert duplicated == set(listed.loc[listed["motifs"].str.contains("lignes en double"), "id_mutation"])
-    summary = text_outputs(run.notebook(STEM))
-    assert f"- prix symbolique ou absent : {len(symbolic)} mutation(s)." in summary
-    found = re.search(r"- (\d+) mutations lues, (\d+) à vérifier", summary)
-    assert (
-        found and int(found.group(1)) == lines["id_mutation"].nunique() and int(found.group(2)) == len(listed)
-    )
+    notebook = run.notebook(STEM)
+    summary, tables = summary_text(notebook), tables_text(notebook).split("\n")
+    assert f"- prix symbolique ou absent : **{len(symbolic)}** mutation(s)." in summary
+    found = re.search(r"- \*\*([\d\u202f]+)\*\* mutations lues, \*\*([\d\u202f]+)\*\* à vérifier", summary)
+    assert found, summary
+    assert french_number(found.group(1)) == lines["id_mutation"].nunique()
+    assert french_number(found.group(2)) == len(listed)
+    # the summary's counts per reason are the ones of the table of suspicious declarations
+    for reason, count in re.findall(r"- ([a-zé ]+) : \*\*(\d+)\*\* mutation", summary):
+        at = tables.index(reason)
+        assert tables[at + 1] == count, reason
     # the ranked list is ordered by number of reasons, then by size of the robust gap
     reasons = listed["motifs"].str.count(";") + 1
     assert reasons.is_monotonic_decreasing
@@ -112,3 +125,16 @@ def test_suspicious_declarations_recomputed(listed: pd.DataFrame, lines: pd.Data
 
 def test_outputs_are_checked_by_nbval(run: KindRun):
     assert nbval_check(run) == 0
+
+
+def test_exports_publish_no_small_count(run: KindRun, listed: pd.DataFrame):
+    folder = run.workspace / "data" / "processed"
+    exports = {r"prix_m2_par_commune\.csv": ["ventes"], r"mutations_a_verifier\.csv": ["ventes_comparables"]}
+    assert small_counts(folder, exports) == []
+    # a blanked group's median is not published through the list either
+    assert listed.loc[listed["ventes_comparables"].isna(), "prix_m2_median_groupe"].isna().all()
+
+
+def test_notebooks_import_only_public_names():
+    for path in sorted((kit_root() / "notebooks" / KIND).glob("*.ipynb")):
+        assert private_imports(path) == []
