@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from eigkit.data import baac_rules as rules
 from eigkit.data.columns import (
@@ -26,6 +28,7 @@ from eigkit.data.columns import (
     line_of,
     require_columns,
     row_line,
+    without_spaces,
 )
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import CsvFormat, read_text_table
@@ -140,7 +143,7 @@ def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path:
             out[column] = as_category(raw[column])
     for column in ("id_vehicule", "id_usager"):  # thousands separated by no-break spaces
         if column in raw.columns:
-            out[column] = as_text(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+            out[column] = as_text(without_spaces(raw[column]))
     return out
 
 
@@ -213,12 +216,8 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
         raise DataError(
             f"{path}: columns 'mois'/'jour' hold values outside 1-12/1-31: the columns look shifted."
         )
-    hour, minute = _hour_minute(raw["hrmn"], path=path)
-    out["hrmn"] = as_category(
-        pd.Series(
-            [f"{h:02d}:{m:02d}" if h >= 0 else "" for h, m in zip(hour, minute, strict=True)], dtype="str"
-        )
-    )
+    hour, minute, label = _hour_minute(raw["hrmn"], path=path)
+    out["hrmn"] = as_category(label)
     parts = pd.DataFrame({"year": out["an"], "month": out["mois"], "day": out["jour"]}).astype("float64")
     parts["hour"] = np.where(hour >= 0, hour, np.nan)
     parts["minute"] = np.where(minute >= 0, minute, np.nan)
@@ -233,7 +232,8 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
         out["gps"] = as_code(raw["gps"], path=path, column="gps")
 
 
-def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Hour and minute of each row (-1 when empty) and its ``HH:MM`` label (empty when empty)."""
     codes, uniques = pd.factorize(series.str.strip())
     hours, minutes = [], []
     for value in uniques:
@@ -250,7 +250,11 @@ def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarr
         hours.append(int(text[:2]))
         minutes.append(int(text[2:]))
     hours_array, minutes_array = np.array([*hours, -1]), np.array([*minutes, -1])
-    return hours_array[codes], minutes_array[codes]
+    labels = np.array(
+        [f"{h:02d}:{m:02d}" if h >= 0 else "" for h, m in zip(hours_array, minutes_array, strict=True)],
+        dtype=object,
+    )
+    return hours_array[codes], minutes_array[codes], pd.Series(labels[codes], index=series.index, dtype="str")
 
 
 _CODE_AND_NAME = re.compile(r"(\d{1,3}|2[AB])\s+[–-]\s+\S")
@@ -307,10 +311,11 @@ def _coordinate(series: pd.Series, *, post2019: bool, path: Path, column: str, l
     filled = text[~rules.is_marker(text, item.markers(post2019=post2019))]
     if post2019:
         with_comma = filled[filled.str.contains(",", regex=False)]
-        decimals = with_comma.str.split(",").str[1].str.len()
-        if len(decimals) >= 5 and decimals.median() <= 3:
+        parts = pc.split_pattern(pa.array(with_comma, type=pa.large_string()), ",")
+        decimals = pc.utf8_length(pc.list_element(parts, 1)).to_numpy(zero_copy_only=False)
+        if len(decimals) >= 5 and np.median(decimals) <= 3:
             raise DataError(
-                f"{path}: column {column!r} holds coordinates cut to {int(decimals.median())} decimals "
+                f"{path}: column {column!r} holds coordinates cut to {int(np.median(decimals))} decimals "
                 f"(e.g. {with_comma.iloc[0]!r}); the published files carry about 10. " + _RESAVED
             )
     else:
