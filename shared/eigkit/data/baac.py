@@ -36,6 +36,8 @@ from eigkit.data.sniff import CsvFormat, read_text_table
 NORMALISER_VERSION = "baac-3"
 TABLES = ("caracteristiques", "lieux", "vehicules", "usagers")
 _KEY = re.compile(r"\d{12}")
+#: a normalised column before the frame is built
+Column = pd.Series | pd.Categorical
 _RESAVED = "The file looks re-saved by a spreadsheet (Excel, LibreOffice): download the original file again."
 
 #: normalised columns of each table, in order (columns absent from an era are NA)
@@ -123,11 +125,11 @@ def read(table: str, path: Path) -> pd.DataFrame:
         if not signs:
             raise
         raise DataError(f"{error} The file shows signs of a spreadsheet re-save ({signs}).") from None
-    return _conform(out, table)
+    return _conform(out, table, raw.index)
 
 
-def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path: Path) -> pd.DataFrame:
-    out = pd.DataFrame(index=raw.index)
+def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path: Path) -> dict[str, Column]:
+    out: dict[str, Column] = {}  # one frame built at the end: inserting column by column costs more
     out["num_acc"] = raw[key].astype("str")
     out["an"] = pd.Series(out["num_acc"].str.slice(0, 4).astype("int16"), index=raw.index)
     if table == "caracteristiques":
@@ -166,19 +168,21 @@ def spreadsheet_signs(fmt: CsvFormat, *, post2019: bool) -> str:
     return ", ".join(signs)
 
 
-def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
+def _conform(out: dict[str, Column], table: str, index: pd.Index) -> pd.DataFrame:
+    """The frame of ``table``: its schema's columns in order, those absent from the file's era as NA."""
+    columns = {}
     for column in SCHEMA[table]:
-        if column in out.columns:
-            continue
-        if column in MEASURES[table]:
+        if column in out:
+            columns[column] = out[column]
+        elif column in MEASURES[table]:
             dtype = rules.rule(table, column).dtype
             empty = pd.NA if dtype.startswith("Int") else np.nan
-            out[column] = pd.Series(empty, index=out.index, dtype=dtype)
+            columns[column] = pd.Series(empty, index=index, dtype=dtype)
         elif column in ("id_vehicule", "id_usager"):
-            out[column] = pd.Series(None, index=out.index, dtype="str")
+            columns[column] = pd.Series(None, index=index, dtype="str")
         else:
-            out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
-    return out[SCHEMA[table]]
+            columns[column] = pd.Categorical([None] * len(index), categories=pd.Index([], dtype="str"))
+    return pd.DataFrame(columns, index=index)
 
 
 def _refuse_damaged(
@@ -204,7 +208,7 @@ def _refuse_damaged(
         )
 
 
-def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, path: Path) -> None:
+def _caracteristiques(raw: pd.DataFrame, out: dict[str, Column], *, post2019: bool, path: Path) -> None:
     require_columns(
         raw, ["an", "mois", "jour", "hrmn", "dep", "com", "lat", "long"], path=path, what="caracteristiques"
     )
@@ -223,7 +227,8 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
     parts["minute"] = np.where(minute >= 0, minute, np.nan)
     out["datetime"] = pd.to_datetime(parts, errors="coerce")
     out["dep"] = as_category(departements(raw["dep"], post2019=post2019, path=path))
-    out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
+    dep = pd.Series(out["dep"], index=raw.index).astype("str")
+    out["com"] = as_category(_commune(raw["com"], dep, post2019=post2019))
     if "adr" in raw.columns:  # repeated road names: a categorical costs a fraction of plain text
         out["adr"] = as_category(raw["adr"])
     for column, limit in (("lat", 90), ("long", 180)):
