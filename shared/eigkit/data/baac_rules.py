@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eigkit.data.columns import line_of, remove_spaces, strip, unique_text
+from eigkit.data.columns import line_of, remove_spaces, strip, unique_text, unpadded_integers
 from eigkit.data.errors import DataError
 
 RULES_FILE = Path(__file__).resolve().parent / "codebooks" / "baac_missing.csv"
@@ -118,9 +118,7 @@ def not_filled_codes(column: str) -> set[str]:
 def _canonical_markers(text: pa.Array) -> pa.Array:
     """:func:`_canonical_marker` of every value of a (stripped) Arrow string array, vectorised."""
     integer = pc.match_substring_regex(text, r"^-?\d{1,18}$")
-    unpadded = pc.replace_substring_regex(text, r"^(-?)0+(\d)", r"\1\2")
-    unpadded = pc.if_else(pc.equal(unpadded, "-0"), "0", unpadded)
-    return pc.if_else(pc.equal(text, ""), EMPTY, pc.if_else(integer, unpadded, text))
+    return pc.if_else(pc.equal(text, ""), EMPTY, pc.if_else(integer, unpadded_integers(text), text))
 
 
 def _is_in(text: pa.Array, markers: frozenset[str]) -> np.ndarray:

@@ -68,14 +68,19 @@ def _non_ascii(values: pa.Array) -> np.ndarray:
     return np.flatnonzero(~pc.string_is_ascii(values).to_numpy(zero_copy_only=False))
 
 
+def unpadded_integers(text: pa.Array) -> pa.Array:
+    """``str(int(value))`` of the values that are ASCII integers (``'007'`` -> ``'7'``, ``'-00'`` -> ``'0'``);
+    the other values come back altered and must be masked by the caller."""
+    unpadded = pc.replace_substring_regex(text, r"^(-?)0+(\d)", r"\1\2")
+    return pc.if_else(pc.equal(unpadded, "-0"), "0", unpadded)
+
+
 def _canonical_codes(values: pa.Array) -> pa.Array:
     """:func:`canonical_code` of every value of an Arrow string array (NA tokens -> null), vectorised."""
     text = strip(values)
     integer = pc.match_substring_regex(text, r"^-?\d+$")
-    unpadded = pc.replace_substring_regex(text, r"^(-?)0+(\d)", r"\1\2")
-    unpadded = pc.if_else(pc.equal(unpadded, "-0"), "0", unpadded)
     canonical = pc.if_else(pc.is_in(text, value_set=_NA_SET), None,
-                           pc.if_else(integer, unpadded, text))  # fmt: skip
+                           pc.if_else(integer, unpadded_integers(text), text))  # fmt: skip
     slow = _non_ascii(values)
     if len(slow):
         exact = canonical.to_pylist()
