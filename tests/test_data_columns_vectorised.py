@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from eigkit.data import baac_rules, columns
+from eigkit.data import baac, baac_rules, columns, frames
 from eigkit.data.columns import (
     NA_TOKENS,
     WHITESPACE,
@@ -145,3 +147,23 @@ def test_the_converters_work_on_distinct_values():
     assert len(values) == 4 and codes.max() == 3
     result = as_code(rows, path="f", column="c")
     assert list(result.categories) == ["7"] and result.isna().sum() == 50_000
+
+
+def test_lieux_of_both_eras_concatenate_in_arrow(monkeypatch):
+    """``pr``/``pr1`` are numbers in every era (the codebook's ``float32``), so a multi-year ``lieux`` load
+    concatenates in Arrow instead of falling back to pandas' slower concatenation."""
+    baac_dir = Path(__file__).parent / "data" / "baac"  # real published rows of both eras
+    before = baac.read("lieux", baac_dir / "lieux-2018-extrait.csv")
+    after = baac.read("lieux", baac_dir / "2021-extraits" / "lieux-2021_first70.csv")
+    for column in ("pr", "pr1"):
+        assert before[column].dtype == after[column].dtype == baac_rules.rule("lieux", column).dtype
+    assert [str(dtype) for dtype in before.dtypes] == [str(dtype) for dtype in after.dtypes]
+
+    def no_fallback(parts):
+        raise AssertionError("multi-year lieux fell back to pandas' concatenation")
+
+    monkeypatch.setattr(frames, "concat_frames", no_fallback)
+    tables = [pa.Table.from_pandas(frame, preserve_index=False) for frame in (before, after)]
+    both = frames.tables_to_frame(tables)
+    assert len(both) == len(before) + len(after)
+    assert both["pr1"].dtype == "float32"
