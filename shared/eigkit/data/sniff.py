@@ -99,7 +99,7 @@ def _sniff(path: Path) -> tuple[CsvFormat, str, bytes]:
         raw = Path(path).read_bytes()
     except OSError as error:
         raise DataError(f"{path}: cannot read the file ({error}). Check the path.") from error
-    if not raw.strip():
+    if not raw or raw.isspace():  # (no copy of the whole file, unlike raw.strip())
         raise DataError(f"{path}: the file is empty. Download it again (eig data fetch NAME).")
     refuse_binary(raw, path)
     encoding, bom, text = _decode(raw)
