@@ -352,6 +352,10 @@ def measure(years: list[int], files: list[tuple[int, Path]], *, repeat: int) -> 
     return {phase: min(values) for phase, values in timings.items()}, memory
 
 
+def _loads(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
 def main() -> None:
     """Build, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -377,7 +381,9 @@ def main() -> None:
         raw_mb = sum(path.stat().st_size for _, path in files) / 1e6
         print(f"built {len(files)} files ({years[0]}-{years[-1]}, {len(years)} years x 4 tables, "
               f"{raw_mb:.0f} MB) in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        load_before = os.getloadavg()
         timings, memory = measure(years, files, repeat=args.repeat)
+        load_after = os.getloadavg()
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -386,7 +392,9 @@ def main() -> None:
     print(f"best of {args.repeat}: first load {first:.2f} s, cached load {cached:.2f} s, naive "
           f"pd.read_csv(dtype=str) {naive:.2f} s, bare parquet read {parquet:.2f} s")  # fmt: skip
     print(f"memory: normalised frames {normalised_mb:.0f} MB, naive pd.read_csv(dtype=str) "
-          f"{naive_mb:.0f} MB, memory ratio {normalised_mb / naive_mb:.2f} (goal <= 0.4)")  # fmt: skip
+          f"{naive_mb:.0f} MB, memory ratio {normalised_mb / naive_mb:.3f} (goal <= 0.4)")  # fmt: skip
+    print(f"machine load (1/5/15 min averages, {os.cpu_count()} CPUs): before {_loads(load_before)}, after "
+          f"{_loads(load_after)} (a shared machine only adds time: compare runs at equal load)")  # fmt: skip
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
     print(f"goals: first <= 1.5 x naive {'met' if first <= 1.5 * naive else 'MISSED'}, cached <= 1.2 x bare "
           f"parquet {'met' if cached <= 1.2 * parquet else 'MISSED'}")  # fmt: skip

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from eigkit.data import baac_rules as rules
 from eigkit.data.columns import (
@@ -26,6 +28,7 @@ from eigkit.data.columns import (
     line_of,
     require_columns,
     row_line,
+    without_spaces,
 )
 from eigkit.data.errors import DataError
 from eigkit.data.sniff import CsvFormat, read_text_table
@@ -33,6 +36,8 @@ from eigkit.data.sniff import CsvFormat, read_text_table
 NORMALISER_VERSION = "baac-3"
 TABLES = ("caracteristiques", "lieux", "vehicules", "usagers")
 _KEY = re.compile(r"\d{12}")
+#: a normalised column before the frame is built
+Column = pd.Series | pd.Categorical
 _RESAVED = "The file looks re-saved by a spreadsheet (Excel, LibreOffice): download the original file again."
 
 #: normalised columns of each table, in order (columns absent from an era are NA)
@@ -120,11 +125,11 @@ def read(table: str, path: Path) -> pd.DataFrame:
         if not signs:
             raise
         raise DataError(f"{error} The file shows signs of a spreadsheet re-save ({signs}).") from None
-    return _conform(out, table)
+    return _conform(out, table, raw.index)
 
 
-def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path: Path) -> pd.DataFrame:
-    out = pd.DataFrame(index=raw.index)
+def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path: Path) -> dict[str, Column]:
+    out: dict[str, Column] = {}  # one frame built at the end: inserting column by column costs more
     out["num_acc"] = raw[key].astype("str")
     out["an"] = pd.Series(out["num_acc"].str.slice(0, 4).astype("int16"), index=raw.index)
     if table == "caracteristiques":
@@ -140,7 +145,7 @@ def _normalise(raw: pd.DataFrame, table: str, key: str, *, post2019: bool, path:
             out[column] = as_category(raw[column])
     for column in ("id_vehicule", "id_usager"):  # thousands separated by no-break spaces
         if column in raw.columns:
-            out[column] = as_text(raw[column].str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+            out[column] = as_text(without_spaces(raw[column]))
     return out
 
 
@@ -163,19 +168,21 @@ def spreadsheet_signs(fmt: CsvFormat, *, post2019: bool) -> str:
     return ", ".join(signs)
 
 
-def _conform(out: pd.DataFrame, table: str) -> pd.DataFrame:
+def _conform(out: dict[str, Column], table: str, index: pd.Index) -> pd.DataFrame:
+    """The frame of ``table``: its schema's columns in order, those absent from the file's era as NA."""
+    columns = {}
     for column in SCHEMA[table]:
-        if column in out.columns:
-            continue
-        if column in MEASURES[table]:
+        if column in out:
+            columns[column] = out[column]
+        elif column in MEASURES[table]:
             dtype = rules.rule(table, column).dtype
             empty = pd.NA if dtype.startswith("Int") else np.nan
-            out[column] = pd.Series(empty, index=out.index, dtype=dtype)
+            columns[column] = pd.Series(empty, index=index, dtype=dtype)
         elif column in ("id_vehicule", "id_usager"):
-            out[column] = pd.Series(None, index=out.index, dtype="str")
+            columns[column] = pd.Series(None, index=index, dtype="str")
         else:
-            out[column] = pd.Categorical([None] * len(out), categories=pd.Index([], dtype="str"))
-    return out[SCHEMA[table]]
+            columns[column] = pd.Categorical([None] * len(index), categories=pd.Index([], dtype="str"))
+    return pd.DataFrame(columns, index=index)
 
 
 def _refuse_damaged(
@@ -201,7 +208,7 @@ def _refuse_damaged(
         )
 
 
-def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, path: Path) -> None:
+def _caracteristiques(raw: pd.DataFrame, out: dict[str, Column], *, post2019: bool, path: Path) -> None:
     require_columns(
         raw, ["an", "mois", "jour", "hrmn", "dep", "com", "lat", "long"], path=path, what="caracteristiques"
     )
@@ -213,18 +220,15 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
         raise DataError(
             f"{path}: columns 'mois'/'jour' hold values outside 1-12/1-31: the columns look shifted."
         )
-    hour, minute = _hour_minute(raw["hrmn"], path=path)
-    out["hrmn"] = as_category(
-        pd.Series(
-            [f"{h:02d}:{m:02d}" if h >= 0 else "" for h, m in zip(hour, minute, strict=True)], dtype="str"
-        )
-    )
+    hour, minute, label = _hour_minute(raw["hrmn"], path=path)
+    out["hrmn"] = as_category(label)
     parts = pd.DataFrame({"year": out["an"], "month": out["mois"], "day": out["jour"]}).astype("float64")
     parts["hour"] = np.where(hour >= 0, hour, np.nan)
     parts["minute"] = np.where(minute >= 0, minute, np.nan)
     out["datetime"] = pd.to_datetime(parts, errors="coerce")
     out["dep"] = as_category(departements(raw["dep"], post2019=post2019, path=path))
-    out["com"] = as_category(_commune(raw["com"], out["dep"].astype("str"), post2019=post2019))
+    dep = pd.Series(out["dep"], index=raw.index).astype("str")
+    out["com"] = as_category(_commune(raw["com"], dep, post2019=post2019))
     if "adr" in raw.columns:  # repeated road names: a categorical costs a fraction of plain text
         out["adr"] = as_category(raw["adr"])
     for column, limit in (("lat", 90), ("long", 180)):
@@ -233,7 +237,8 @@ def _caracteristiques(raw: pd.DataFrame, out: pd.DataFrame, *, post2019: bool, p
         out["gps"] = as_code(raw["gps"], path=path, column="gps")
 
 
-def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Hour and minute of each row (-1 when empty) and its ``HH:MM`` label (empty when empty)."""
     codes, uniques = pd.factorize(series.str.strip())
     hours, minutes = [], []
     for value in uniques:
@@ -250,7 +255,11 @@ def _hour_minute(series: pd.Series, *, path: Path) -> tuple[np.ndarray, np.ndarr
         hours.append(int(text[:2]))
         minutes.append(int(text[2:]))
     hours_array, minutes_array = np.array([*hours, -1]), np.array([*minutes, -1])
-    return hours_array[codes], minutes_array[codes]
+    labels = np.array(
+        [f"{h:02d}:{m:02d}" if h >= 0 else "" for h, m in zip(hours_array, minutes_array, strict=True)],
+        dtype=object,
+    )
+    return hours_array[codes], minutes_array[codes], pd.Series(labels[codes], index=series.index, dtype="str")
 
 
 _CODE_AND_NAME = re.compile(r"(\d{1,3}|2[AB])\s+[–-]\s+\S")
@@ -307,10 +316,11 @@ def _coordinate(series: pd.Series, *, post2019: bool, path: Path, column: str, l
     filled = text[~rules.is_marker(text, item.markers(post2019=post2019))]
     if post2019:
         with_comma = filled[filled.str.contains(",", regex=False)]
-        decimals = with_comma.str.split(",").str[1].str.len()
-        if len(decimals) >= 5 and decimals.median() <= 3:
+        parts = pc.split_pattern(pa.array(with_comma, type=pa.large_string()), ",")
+        decimals = pc.utf8_length(pc.list_element(parts, 1)).to_numpy(zero_copy_only=False)
+        if len(decimals) >= 5 and np.median(decimals) <= 3:
             raise DataError(
-                f"{path}: column {column!r} holds coordinates cut to {int(decimals.median())} decimals "
+                f"{path}: column {column!r} holds coordinates cut to {int(np.median(decimals))} decimals "
                 f"(e.g. {with_comma.iloc[0]!r}); the published files carry about 10. " + _RESAVED
             )
     else:

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from eigkit.data.columns import line_of
+from eigkit.data.columns import line_of, remove_spaces, strip, unique_text, unpadded_integers
 from eigkit.data.errors import DataError
 
 RULES_FILE = Path(__file__).resolve().parent / "codebooks" / "baac_missing.csv"
@@ -113,25 +115,22 @@ def not_filled_codes(column: str) -> set[str]:
     return codes
 
 
-def _canonical_markers(text: pd.Series) -> pd.Series:
-    """:func:`_canonical_marker` of every value of a (stripped) text Series, vectorised."""
-    canonical = text.copy()
-    integers = text.str.fullmatch(r"-?\d{1,18}").fillna(False).to_numpy(dtype=bool)
-    canonical[integers] = text[integers].astype("int64").astype("str")
-    canonical[(text == "").fillna(True).to_numpy(dtype=bool)] = EMPTY
-    return canonical
+def _canonical_markers(text: pa.Array) -> pa.Array:
+    """:func:`_canonical_marker` of every value of a (stripped) Arrow string array, vectorised."""
+    integer = pc.match_substring_regex(text, r"^-?\d{1,18}$")
+    return pc.if_else(pc.equal(text, ""), EMPTY, pc.if_else(integer, unpadded_integers(text), text))
 
 
-def _unique_text(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, pd.Series(uniques, dtype="str").str.strip()
+def _is_in(text: pa.Array, markers: frozenset[str]) -> np.ndarray:
+    """Which (stripped) values are one of ``markers`` once canonical."""
+    value_set = pa.array(sorted(markers), type=pa.large_string())
+    return pc.is_in(_canonical_markers(text), value_set=value_set).to_numpy(zero_copy_only=False)
 
 
 def is_marker(series: pd.Series, markers: frozenset[str]) -> np.ndarray:
     """Boolean array: which cells of ``series`` hold one of ``markers`` (canonical form)."""
-    codes, text = _unique_text(series)
-    table = np.append(_canonical_markers(text).isin(markers).to_numpy(dtype=bool), EMPTY in markers)
-    return table[codes]
+    codes, values = unique_text(series)
+    return np.append(_is_in(strip(values), markers), EMPTY in markers)[codes]
 
 
 def measure(series: pd.Series, item: Rule, *, post2019: bool, path: Path | str) -> pd.Series:
@@ -141,11 +140,11 @@ def measure(series: pd.Series, item: Rule, *, post2019: bool, path: Path | str) 
     line.
     """
     markers = item.markers(post2019=post2019)
-    codes, text = _unique_text(series)
-    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-    marker = _canonical_markers(text).isin(markers).to_numpy(dtype=bool)
+    codes, values = unique_text(series)
+    text = remove_spaces(values)
+    marker = _is_in(text, markers)
     number = (_NUMBER if post2019 else _POINT_NUMBER).pattern
-    is_number = text.str.fullmatch(number).fillna(False).to_numpy(dtype=bool)
+    is_number = pc.match_substring_regex(text, f"^{number}$").to_numpy(zero_copy_only=False)
     bad = np.flatnonzero(~marker & ~is_number)
     if len(bad):
         position = int(bad[0])
@@ -156,9 +155,9 @@ def measure(series: pd.Series, item: Rule, *, post2019: bool, path: Path | str) 
             f"({describe_markers(markers)}). The columns look shifted or the file is not the published one: "
             "download the original file again."
         )
-    numeric_text = text.where(is_number & ~marker).str.replace(",", ".", regex=False)
-    parsed = pd.to_numeric(numeric_text, errors="coerce")
-    values = np.append(parsed.to_numpy(dtype="float64", na_value=np.nan), np.nan)
+    numeric_text = pc.replace_substring(pc.if_else(pa.array(is_number & ~marker), text, None), ",", ".")
+    parsed = pc.cast(numeric_text, pa.float64()).to_numpy(zero_copy_only=False)
+    values = np.append(parsed, np.nan)
     numbers = values[codes] * item.scale(post2019=post2019)
     if item.dtype.startswith("Int"):
         whole = np.round(numbers)

@@ -23,12 +23,87 @@ _INT = re.compile(r"-?\d+")
 #: a number as a spreadsheet shows a long integer (``2,02E+11``, ``2.016E+11``)
 SCIENTIFIC = re.compile(r"-?\d+(?:[.,]\d+)?[Ee][+-]?\d+")
 _SPACES = str.maketrans("", "", " \u00a0\u202f")
+#: the characters Python's ``str.strip()`` and regex ``\s`` treat as white space (``str.isspace``; RE2's
+#: ``\s`` is ASCII only), so that Arrow's regex kernels remove exactly what Python's ``re`` removes
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+#: RE2 character class of :data:`WHITESPACE` (for ``pyarrow.compute`` regex kernels)
+WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(char):x}}}" for char in WHITESPACE) + "]"
+#: a decimal number Arrow parses exactly as Python's ``float`` does (anything else takes the Python path)
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_NA_SET = pa.array(sorted(NA_TOKENS), type=pa.large_string())
 
 
-def _map_uniques(series: pd.Series, convert: Callable[[str], object]) -> tuple[np.ndarray, list]:
-    """Factorize ``series`` and convert each unique value once; return (codes, converted uniques)."""
+def unique_text(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Factorize ``series``: (codes, its distinct values as an Arrow string array, ``str()`` of each).
+
+    A missing cell gets code -1 (and no entry among the distinct values).
+    """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, [convert(str(value)) for value in uniques]
+    if isinstance(uniques, pd.Index) and uniques.dtype == "str":
+        return codes, pa.array(uniques, type=pa.large_string())
+    return codes, pa.array([str(value) for value in uniques], type=pa.large_string())
+
+
+def strip(values: pa.Array) -> pa.Array:
+    """Arrow strings stripped of white space at both ends (Arrow's Unicode white space is
+    :data:`WHITESPACE`, what ``str.strip()`` strips)."""
+    return pc.utf8_trim_whitespace(values)
+
+
+def remove_spaces(values: pa.Array) -> pa.Array:
+    """Arrow strings with every :data:`WHITESPACE` character removed (like ``re.sub(r"\\s", "", ...)``)."""
+    return pc.replace_substring_regex(values, WHITESPACE_CLASS, "")
+
+
+def without_spaces(series: pd.Series) -> pd.Series:
+    """Text with every white-space character removed (``155\u00a0680\u00a0557`` -> ``155680557``)."""
+    text = remove_spaces(pa.array(series.astype("str"), type=pa.large_string()))
+    return pd.Series(text, index=series.index, dtype="str")
+
+
+def _non_ascii(values: pa.Array) -> np.ndarray:
+    """Positions of the values holding non-ASCII characters (Unicode digits: left to the Python path)."""
+    return np.flatnonzero(~pc.string_is_ascii(values).to_numpy(zero_copy_only=False))
+
+
+def unpadded_integers(text: pa.Array) -> pa.Array:
+    """``str(int(value))`` of the values that are ASCII integers (``'007'`` -> ``'7'``, ``'-00'`` -> ``'0'``);
+    the other values come back altered and must be masked by the caller."""
+    unpadded = pc.replace_substring_regex(text, r"^(-?)0+(\d)", r"\1\2")
+    return pc.if_else(pc.equal(unpadded, "-0"), "0", unpadded)
+
+
+def _canonical_codes(values: pa.Array) -> pa.Array:
+    """:func:`canonical_code` of every value of an Arrow string array (NA tokens -> null), vectorised."""
+    text = strip(values)
+    integer = pc.match_substring_regex(text, r"^-?\d+$")
+    canonical = pc.if_else(pc.is_in(text, value_set=_NA_SET), None,
+                           pc.if_else(integer, unpadded_integers(text), text))  # fmt: skip
+    slow = _non_ascii(values)
+    if len(slow):
+        exact = canonical.to_pylist()
+        for position in slow:
+            exact[position] = canonical_code(values[int(position)].as_py())
+        canonical = pa.array(exact, type=pa.large_string())
+    return canonical
+
+
+def _categorical(
+    codes: np.ndarray, values: pa.Array, order: Callable[[pa.Array], np.ndarray]
+) -> pd.Categorical:
+    """A categorical of the rows whose factorized ``codes`` index ``values`` (null -> NA); categories are the
+    distinct non-null values sorted by ``order`` (positions)."""
+    distinct = pc.unique(values.drop_null())
+    categories = distinct.take(pa.array(order(distinct), type=pa.int64()))
+    position = pc.fill_null(pc.index_in(values, value_set=categories), -1).to_numpy(zero_copy_only=False)
+    mapping = np.append(position.astype(np.int64), -1)
+    return pd.Categorical.from_codes(mapping[codes], categories=pd.Index(categories, dtype="str"))
+
+
+def _text_order(values: pa.Array) -> np.ndarray:
+    return pc.sort_indices(values).to_numpy()
 
 
 def line_of(codes: np.ndarray, position: int) -> str:
@@ -79,27 +154,24 @@ def as_code(series: pd.Series, *, path: Path | str, column: str, max_length: int
 
     A value longer than ``max_length`` means the columns are shifted: :class:`DataError`.
     """
-    codes, canon = _map_uniques(series, canonical_code)
-    for position, value in enumerate(canon):
-        if value is not None and len(value) > max_length:
-            raise DataError(
-                f"{path}: column {column!r} holds {value!r} at {line_of(codes, position)} where a short code "
-                "is expected. The columns look shifted or the file is not the published one: download the "
-                "original file again."
-            )
-    categories = sorted({value for value in canon if value is not None}, key=_sort_key)
-    position = {value: index for index, value in enumerate(categories)}
-    mapping = np.array([position.get(value, -1) if value is not None else -1 for value in canon] + [-1])
-    return pd.Categorical.from_codes(mapping[codes], categories=pd.Index(categories, dtype="str"))
+    codes, values = unique_text(series)
+    canon = _canonical_codes(values)
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(canon), max_length), False)
+    if pc.any(too_long).as_py():
+        position = int(np.flatnonzero(too_long.to_numpy(zero_copy_only=False))[0])
+        raise DataError(
+            f"{path}: column {column!r} holds {canon[position].as_py()!r} at {line_of(codes, position)} "
+            "where a short code is expected. The columns look shifted or the file is not the published one: "
+            "download the original file again."
+        )
+    return _categorical(codes, canon, code_order)
 
 
 def as_category(series: pd.Series) -> pd.Categorical:
     """Free text with few distinct values as a categorical (stripped; NA tokens -> NA)."""
-    codes, canon = _map_uniques(series, lambda value: None if value.strip() in NA_TOKENS else value.strip())
-    categories = sorted({value for value in canon if value is not None})
-    position = {value: index for index, value in enumerate(categories)}
-    mapping = np.array([position.get(value, -1) if value is not None else -1 for value in canon] + [-1])
-    return pd.Categorical.from_codes(mapping[codes], categories=pd.Index(categories, dtype="str"))
+    codes, values = unique_text(series)
+    text = strip(values)
+    return _categorical(codes, pc.if_else(pc.is_in(text, value_set=_NA_SET), None, text), _text_order)
 
 
 def _parse_number(value: str, *, decimal_comma: bool) -> float | None:
@@ -115,22 +187,34 @@ def _parse_number(value: str, *, decimal_comma: bool) -> float | None:
 
 
 def _numbers(series: pd.Series, *, path: Path | str, column: str, decimal_comma: bool) -> np.ndarray:
-    codes, values = _map_uniques(series, lambda value: _parse_number(value, decimal_comma=decimal_comma))
-    uniques = pd.unique(series)
-    for position, (raw, value) in enumerate(zip(uniques, values, strict=True)):
+    codes, values = unique_text(series)
+    text = pc.replace_substring_regex(strip(values), "[ \\x{a0}\\x{202f}]", "")
+    empty = pc.is_in(text, value_set=_NA_SET).to_numpy(zero_copy_only=False)
+    if decimal_comma:
+        text = pc.replace_substring(text, ",", ".")
+    plain = pc.match_substring_regex(text, _PLAIN_NUMBER).to_numpy(zero_copy_only=False) & ~empty
+    parsed = pc.cast(pc.if_else(pa.array(plain), text, None), pa.float64())
+    table = np.array(parsed.to_numpy(zero_copy_only=False), dtype="float64")
+    unparsable = []
+    for position in np.flatnonzero(~plain & ~empty):  # what Arrow does not parse like float(): Python's way
+        value = _parse_number(values[int(position)].as_py(), decimal_comma=decimal_comma)
+        table[position] = np.nan if value is None else value
         if value is not None and np.isnan(value):
-            hint = (
-                " The value is in scientific notation: the file was re-saved by a spreadsheet."
-                if SCIENTIFIC.fullmatch(str(raw).strip())
-                else ""
-            )
-            raise DataError(
-                f"{path}: column {column!r} holds {raw!r} at {line_of(codes, position)} where a number is "
-                f"expected.{hint} Download the original file again, or check that the file matches the "
-                "dataset."
-            )
-    table = np.array([np.nan if value is None else value for value in values] + [np.nan], dtype="float64")
-    return table[codes]
+            unparsable.append(int(position))
+    if unparsable:
+        position = unparsable[0]
+        raw = series.iloc[int(np.flatnonzero(codes == position)[0])]
+        hint = (
+            " The value is in scientific notation: the file was re-saved by a spreadsheet."
+            if SCIENTIFIC.fullmatch(str(raw).strip())
+            else ""
+        )
+        raise DataError(
+            f"{path}: column {column!r} holds {raw!r} at {line_of(codes, position)} where a number is "
+            f"expected.{hint} Download the original file again, or check that the file matches the "
+            "dataset."
+        )
+    return np.append(table, np.nan)[codes]
 
 
 def as_int(series: pd.Series, *, path: Path | str, column: str, dtype: str = "Int32") -> pd.Series:

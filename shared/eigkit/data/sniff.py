@@ -18,6 +18,7 @@ import pyarrow.csv as pcsv
 from eigkit.data.errors import DataError
 
 SEPARATORS = (";", ",", "\t", "|")
+_BOM = b"\xef\xbb\xbf"
 #: leading bytes of files that are not CSV text -> what they are and what to do with them
 MAGIC = (
     (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip FILE)"),
@@ -56,17 +57,23 @@ class CsvFormat:
 def detect_encoding(raw: bytes) -> tuple[str, bool]:
     """Return ``(encoding, has_bom)``: UTF-8 when the bytes decode as such, else cp1252 (Latin-1 as last
     resort)."""
-    if raw.startswith(b"\xef\xbb\xbf"):
+    if raw.startswith(_BOM):
         return "utf-8-sig", True
+    encoding, bom, _ = _decode(raw)
+    return encoding, bom
+
+
+def _decode(raw: bytes) -> tuple[str, bool, str]:
+    """:func:`detect_encoding` and the decoded text (each file is decoded once)."""
+    if raw.startswith(_BOM):
+        return "utf-8-sig", True, raw.decode("utf-8-sig")
     try:
-        raw.decode("utf-8")
+        return "utf-8", False, raw.decode("utf-8")
     except UnicodeDecodeError:
         try:
-            raw.decode("cp1252")
+            return "cp1252", False, raw.decode("cp1252")
         except UnicodeDecodeError:
-            return "latin-1", False
-        return "cp1252", False
-    return "utf-8", False
+            return "latin-1", False, raw.decode("latin-1")
 
 
 def detect_separator(header: str) -> str:
@@ -82,15 +89,20 @@ def detect_separator(header: str) -> str:
 
 def sniff(path: Path) -> tuple[CsvFormat, str]:
     """Return the format of the CSV at ``path`` and its decoded text."""
+    fmt, text, _ = _sniff(path)
+    return fmt, text
+
+
+def _sniff(path: Path) -> tuple[CsvFormat, str, bytes]:
+    """:func:`sniff` and the file's bytes in UTF-8 without a byte-order mark (what Arrow parses)."""
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
         raise DataError(f"{path}: cannot read the file ({error}). Check the path.") from error
-    if not raw.strip():
+    if not raw or raw.isspace():  # (no copy of the whole file, unlike raw.strip())
         raise DataError(f"{path}: the file is empty. Download it again (eig data fetch NAME).")
     refuse_binary(raw, path)
-    encoding, bom = detect_encoding(raw)
-    text = raw.decode(encoding)
+    encoding, bom, text = _decode(raw)
     first_line_end = text.find("\n")
     header = text[: first_line_end if first_line_end >= 0 else len(text)].rstrip("\r")
     fmt = CsvFormat(
@@ -100,7 +112,13 @@ def sniff(path: Path) -> tuple[CsvFormat, str]:
         crlf="\r\n" in text[: max(first_line_end + 1, 1)] if first_line_end >= 0 else False,
         bom=bom,
     )
-    return fmt, text
+    if encoding == "utf-8":
+        data = raw  # valid UTF-8: decoding then encoding again would give the same bytes
+    elif encoding == "utf-8-sig":
+        data = raw[3:]
+    else:
+        data = text.encode("utf-8")
+    return fmt, text, data
 
 
 def refuse_binary(raw: bytes, path: Path | str) -> None:
@@ -122,10 +140,10 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame, CsvFormat]:
     Parsed by Arrow's CSV reader (several times faster than pandas' on the yearly files), which also
     refuses a row with fewer fields than the header; :class:`DataError` names the file and the line.
     """
-    fmt, text = sniff(path)
-    data = text.encode("utf-8")
+    fmt, text, data = _sniff(path)
     parse = pcsv.ParseOptions(delimiter=fmt.separator, quote_char='"', newlines_in_values=True)
-    first_line = data.split(b"\n", 1)[0] + b"\n"
+    line_end = data.find(b"\n")
+    first_line = (data if line_end < 0 else data[:line_end]) + b"\n"
     try:
         header = next(csv.reader([first_line.decode("utf-8").rstrip("\r\n")], delimiter=fmt.separator))
     except (csv.Error, StopIteration) as error:
