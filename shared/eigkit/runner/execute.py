@@ -257,10 +257,10 @@ def run(
         "kernel": kernel,
         "theme": theme,
     }
-    state = prepare_record(root, planned, command, timeout=timeout, with_code=with_code, kernel=kernel)
+    state = prepare_record(
+        root, planned, command, timeout=timeout, with_code=with_code, kernel=kernel, force=force
+    )
     state.theme, state.partner = theme, partner
-    state.reused = reuse.apply(root, state.run_dir, state.tasks, state.entries, force=force)
-    manifests.write(state.run_dir, state.record)
     try:
         run_waves(state, workers=workers, cluster=cluster, progress=progress)
     except EigError as error:
@@ -343,9 +343,11 @@ def prepare_record(
     timeout: float | None,
     with_code: bool,
     kernel: str | None = None,
+    force: bool = False,
 ) -> RunState:
     """Stage 1: check that ``runs/`` and ``reports/`` are writable, mark runs whose driver died as abandoned,
-    create the run folder and write its manifest ("running", every run "pending")."""
+    create the run folder, decide which runs an earlier run already gave (:mod:`eigkit.runner.reuse`, unless
+    ``force``) and write the manifest ("running"; reused runs "ok", the others "pending")."""
     for folder in (root / "runs", root / "reports"):
         check_writable(folder)
     manifests.abandon_stale(root / "runs")
@@ -379,8 +381,9 @@ def prepare_record(
         "git": manifests.git_state(root),
         "runs": entries,
     }
+    reused = reuse.apply(root, run_dir, tasks, entries, force=force)  # what an earlier run already gave
     manifests.write(run_dir, record)
-    return RunState(root, run_dir, tasks, record)
+    return RunState(root, run_dir, tasks, record, reused=reused)
 
 
 def run_waves(state: RunState, *, workers: int | None, cluster: str | None, progress: bool) -> None:
