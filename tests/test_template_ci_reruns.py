@@ -121,6 +121,12 @@ def test_weekly_job_runs_against_the_fake_data_gouv(baked: Path):
             "radars.csv",
             (SAMPLES_DIR / "radars" / "radars.csv").read_bytes(),
         )
+        offences = "bilan-2017-radars-fixes.csv"  # read by the road-safety notebook 04
+        server.add(
+            entry("radars.verbalisation").datagouv_dataset,
+            offences,
+            (SAMPLES_DIR / "verbalisation" / offences).read_bytes(),
+        )
         env = {**os.environ, **OFFLINE_ENV, "EIG_DATAGOUV_API": server.api, "no_proxy": "127.0.0.1",
                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
         env.pop("EIG_WORKSPACE", None)
