@@ -228,7 +228,8 @@ def _normalised(
         return concat_frames([readers.parse(item, download.path) for download in files])
     version = readers.normaliser_version(item)
     parquets = [cache.parquet_path(download, version) for download in files]
-    tables = [cache.read_table(parquet) for parquet in parquets]  # Arrow reads a table with its own threads
+    with ThreadPoolExecutor(max_workers=_workers(parquets)) as pool:  # hashing and Arrow's reads free the GIL
+        tables = list(pool.map(cache.read_table, parquets))
     missing = [index for index, table in enumerate(tables) if table is None]
     # parses run in threads: one's Python normalisation overlaps another's Arrow CSV read
     with ThreadPoolExecutor(max_workers=_workers(missing)) as pool:
