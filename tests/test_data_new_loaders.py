@@ -31,6 +31,13 @@ def _raw_rows(path: Path, *, sep: str, encoding: str = "utf-8") -> list[dict[str
 # --- DVF ---------------------------------------------------------------------------------------------
 
 
+def damaged_copy(source: Path, target: Path, old: str, new: str) -> Path:
+    """Header and first two rows of the real file ``source``, ``old`` replaced by ``new`` in the second."""
+    lines = source.read_text(encoding="utf-8-sig").split("\n")
+    target.write_text("\n".join([lines[0], lines[1], lines[2].replace(old, new, 1)]), encoding="utf-8")
+    return target
+
+
 def test_dvf_raw_dgfip_file_normalised():
     path = DVF / "valeursfoncieres-2020-extrait-01.txt"
     rows = _raw_rows(path, sep="|")
@@ -115,11 +122,7 @@ def test_dvf_decimal_point_and_lost_zeros_refused_with_the_line(tmp_path):
 
 
 def test_dvf_bad_date_and_foreign_file_refused(tmp_path):
-    lines = (DVF / "geo-dvf-2024-01-extrait.csv").read_text(encoding="utf-8").split("\n")
-    bad = tmp_path / "geo.csv"
-    bad.write_text(
-        "\n".join([lines[0], lines[1], lines[2].replace("2024-01-03", "03/01/2024", 1)]), encoding="utf-8"
-    )
+    bad = damaged_copy(DVF / "geo-dvf-2024-01-extrait.csv", tmp_path / "geo.csv", "2024-01-03", "03/01/2024")
     with pytest.raises(data.DataError, match=r"'date_mutation', line 3: '03/01/2024' is not a date"):
         data.read("dvf.mutations", bad)
     with pytest.raises(data.DataError, match=r"not a DVF file.*'Département'"):
@@ -201,11 +204,8 @@ def test_ssmsi_damaged_inputs_refused(tmp_path):
     broken.write_bytes(b"not gzip at all")
     with pytest.raises(data.DataError, match="not a readable gzip file"):
         data.read("delinquance.departements", broken)
+    year = damaged_copy(DELINQUANCE / "donnee-dep-2023.csv", tmp_path / "year.csv", '"16"', '"2016.0"')
     lines = (DELINQUANCE / "donnee-dep-2023.csv").read_text(encoding="utf-8-sig").split("\n")
-    year = tmp_path / "year.csv"
-    year.write_text(
-        "\n".join([lines[0], lines[1], lines[2].replace('"16"', '"2016.0"', 1)]), encoding="utf-8"
-    )
     with pytest.raises(data.DataError, match=r"column 'annee', line 3: '2016.0' is not a year"):
         data.read("delinquance.departements", year)
     cut = tmp_path / "cut.csv"
