@@ -4,6 +4,7 @@ config (nothing written under ``$HOME``); make a throw-away git copy of the kit.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from eigkit.workspace.bake import KIT_INPUTS
 
@@ -94,26 +96,46 @@ def kit_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_kit(tmp_path_factory.mktemp("kit-copy") / "eig-kit")
 
 
+def once_per_test_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Any]
+) -> Any:
+    """``make(folder)`` computed ONCE for the whole test run, even when ``pytest -n`` spreads the tests over
+    several worker processes: the first process to ask computes it under a file lock (in a folder beside
+    the workers' own temporary folders) and pickles it; the others wait for the lock and read it. An
+    ``AssertionError`` raised by ``make`` is kept the same way and re-raised for each test asking."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    pickled = root / f"{name}.pickle"
+    if name not in _MADE:
+        with FileLock(str(root / f"{name}.lock")):
+            if not pickled.exists():
+                folder = root / name
+                folder.mkdir()
+                try:
+                    value = make(folder)
+                except AssertionError as error:
+                    value = error
+                pickled.write_bytes(pickle.dumps(value))
+            _MADE[name] = pickle.loads(pickled.read_bytes())
+    if isinstance(_MADE[name], AssertionError):
+        raise _MADE[name]
+    return _MADE[name]
+
+
+_MADE: dict[str, Any] = {}  # what this process already read with once_per_test_run
+
+
 @pytest.fixture(scope="session")
 def kind_run(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path) -> Callable[[str], Any]:
     """``kind_run(KIND)``: the kind baked by ``eig new``, run by ``eig run --params params/ci.yaml`` and
-    checked by ``eig check`` (an ``Acceptance`` of ``notebook_kinds``), ONCE per session and shared by the
+    checked by ``eig check`` (an ``Acceptance`` of ``notebook_kinds``), ONCE per test run and shared by the
     kind's tests, their nbval test and the acceptance test. A failed bake fails each test asking for it."""
     from notebook_kinds import bake_run_check
 
-    done: dict[str, Any] = {}
-
     def accepted(kind: str) -> Any:
-        if kind not in done:
-            try:
-                done[kind] = bake_run_check(
-                    kind, tmp_path_factory.mktemp(f"kind-{kind}"), cookiecutter_config
-                )
-            except AssertionError as error:
-                done[kind] = error
-        if isinstance(done[kind], AssertionError):
-            raise done[kind]
-        return done[kind]
+        return once_per_test_run(
+            tmp_path_factory, f"kind-{kind}", lambda folder: bake_run_check(kind, folder, cookiecutter_config)
+        )
 
     return accepted
 
@@ -126,22 +148,22 @@ def ran(request: pytest.FixtureRequest, kind_run: Callable[[str], Any]):
     return kind_run(request.module.KIND).kind_run()
 
 
-@pytest.fixture(scope="session")
-def shared_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """One successful run of a small demo workspace (``departement: "01"``), made once per session and shared
-    by the runner, check and report tests. The workspace is a git repository with an uncommitted change to a
-    tracked file, so that the run records a commit and a dirty tree."""
+def _demo_run(folder: Path) -> tuple[Path, Any]:
     from eigkit.runner.execute import run
     from test_run_workspace import make_workspace
 
-    root = make_workspace(
-        tmp_path_factory.mktemp("shared-ws"),
-        {"01-demo": "params_demo"},
-        params='departement: "01"\nannee: 2023\n',
-    )
+    root = make_workspace(folder, {"01-demo": "params_demo"}, params='departement: "01"\nannee: 2023\n')
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "demo workspace")
     with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
         pyproject.write("# edited after the commit\n")
     return root, run(params=root / "params" / "ci.yaml", workspace=root, progress=False)
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """One successful run of a small demo workspace (``departement: "01"``), made once per test run and
+    shared by the runner, check and report tests. The workspace is a git repository with an uncommitted
+    change to a tracked file, so that the run records a commit and a dirty tree."""
+    return once_per_test_run(tmp_path_factory, "shared-ws", _demo_run)
