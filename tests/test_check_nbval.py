@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
+from eigkit.runner import fastkernel
 from eigkit.runner.check import KIT_SANITIZE, CheckError, check, notebooks_with_outputs, sanitize_file
 from test_run_workspace import make_workspace
 
@@ -83,3 +84,40 @@ def test_check_fails_on_a_changed_output_and_on_committed_outputs(
     assert result.returncode != 0
     assert "1 failed" in output.out and "1999" in output.out  # nbval saw the changed output
     assert any("01-demo.ipynb: committed notebook carries outputs" in problem for problem in result.problems)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fastkernel.fork_supported(), reason="kernels are forked on Linux only")
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_check_forks_its_kernels_from_one_warm_server_like_eig_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], fast: str
+) -> None:
+    """Each notebook's kernel says, silently, whether pandas was already imported when it started (only
+    in a fork of the warm server) and who its parent is: with the fast start, every kernel of the check is
+    forked from the same server, and no kernel writes to the terminal (nbval silences its kernels)."""
+    import nbformat
+
+    root = make_workspace(tmp_path, {})
+    probe = (
+        "import os, sys\n"
+        "with open(os.path.join(os.environ['EIG_WORKSPACE'], 'kernels.txt'), 'a') as out:\n"
+        "    _ = out.write(f\"{'pandas' in sys.modules} {os.environ['JPY_PARENT_PID']} {os.getpid()}\\n\")\n"
+        "_ = os.write(2, b'kernel stderr\\n')  # the process's own stderr, not the notebook's"
+    )
+    for name in ("01-a", "02-b", "03-c"):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        executed = root / "runs" / "checked" / f"{name}.ipynb"
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, executed)
+    monkeypatch.setenv(fastkernel.DISABLE_ENV, fast)
+    # -s: nbval's pytest must not capture the kernels' stderr, so that this test sees what leaks
+    result = check([root / "runs" / "checked"], workspace=root, current_env=True, extra_args=["-s"])
+    assert result.ok
+    assert "kernel stderr" not in capfd.readouterr().err
+    seen = [line.split() for line in (root / "kernels.txt").read_text().splitlines()]
+    assert len(seen) == 3 and len({pid for _, _, pid in seen}) == 3  # a fresh kernel per notebook
+    if fast == "1":
+        assert {warm for warm, _, _ in seen} == {"True"} and len({parent for _, parent, _ in seen}) == 1
+    else:
+        assert {warm for warm, _, _ in seen} == {"False"}

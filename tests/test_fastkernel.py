@@ -451,8 +451,8 @@ def test_a_fork_that_dies_before_binding_falls_back_to_the_normal_start(
 ):
     spawn = ForkServer.spawn
 
-    def spawn_into_a_missing_folder(self, args, cwd, env, ready_path=None):  # the fork's chdir fails
-        return spawn(self, args, str(tmp_path / "missing"), env, ready_path)
+    def spawn_into_a_missing_folder(self, args, cwd, env, **options):  # the fork's chdir fails
+        return spawn(self, args, str(tmp_path / "missing"), env, **options)
 
     monkeypatch.setattr(ForkServer, "spawn", spawn_into_a_missing_folder)
     with caplog.at_level(logging.WARNING), fastkernel.warm_kernels() as warm:

@@ -124,7 +124,7 @@ def check(
         "--nbval-sanitize-with",
         str(sanitize_file(root)),
         "-p",
-        "eigkit.runner.nbval_cwd",
+        "eigkit.runner.nbval_kernels",
         "-p",
         "no:cacheprovider",
         "--rootdir",

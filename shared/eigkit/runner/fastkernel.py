@@ -49,9 +49,17 @@ DISABLE_ENV = "EIG_FAST_KERNEL"
 TRANSPORT_ENV = "EIG_KERNEL_TRANSPORT"  # "ipc" or "tcp"; default: ipc where the platform has unix sockets
 SERVER_START_SECONDS = 30.0  # its imports take 1-4 s; past this, runs start kernels normally instead
 MAX_SERVERS = 2  # warm servers kept per process (least recently used one stopped first); ~150 MB each
-# Set per run by the kit or jupyter_client, read by nothing at import: not part of a server's identity.
+# Set per run by the kit, jupyter_client or pytest (nbval under ``eig check``: one value per notebook),
+# read by nothing at import: not part of a server's identity.
 RUN_SCOPED_VARIABLES = frozenset(
-    {"EIG_DATA_USAGE", "JPY_PARENT_PID", "JPY_SESSION_NAME", "JPY_INTERRUPT_EVENT", "IPY_INTERRUPT_EVENT"}
+    {
+        "EIG_DATA_USAGE",
+        "JPY_PARENT_PID",
+        "JPY_SESSION_NAME",
+        "JPY_INTERRUPT_EVENT",
+        "IPY_INTERRUPT_EVENT",
+        "PYTEST_CURRENT_TEST",
+    }
 )
 # Every kernel the kit starts: pydevd (imported by ipykernel's debugger) otherwise prints "Debugger
 # warning: It seems that frozen modules are being used..." on the terminal from every kernel.

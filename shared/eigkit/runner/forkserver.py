@@ -229,6 +229,8 @@ def _reset_process_state(request: dict[str, Any], import_env: dict[str, str], se
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    if request.get("stderr_devnull"):  # what Popen(stderr=DEVNULL) gives a normal kernel (nbval asks it)
+        os.dup2(devnull, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
 
     os.chdir(request["cwd"])  # the server's own folder already: a no-op unless it was removed
@@ -394,12 +396,21 @@ class ForkServer:
             raise ForkServerError(reply["error"])
         return reply
 
-    def spawn(self, args: list[str], cwd: str, env: dict[str, str], ready_path: str | None = None) -> int:
+    def spawn(
+        self,
+        args: list[str],
+        cwd: str,
+        env: dict[str, str],
+        ready_path: str | None = None,
+        stderr_devnull: bool = False,
+    ) -> int:
         """Fork a fresh kernel running ``ipykernel_launcher ARGS`` in ``cwd`` with ``env``; its pid.
 
-        ``ready_path``, if given, is created by the kernel once its sockets are bound.
+        ``ready_path``, if given, is created by the kernel once its sockets are bound. The kernel writes
+        to the server's stderr, or to nowhere with ``stderr_devnull``.
         """
         request = {"op": "spawn", "args": args, "cwd": cwd, "env": env, "ready_path": ready_path}
+        request["stderr_devnull"] = stderr_devnull
         pid = int(self.request(request)["pid"])
         self.kernels.add(pid)
         return pid

@@ -19,6 +19,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,9 +69,9 @@ class ForkProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         args = ipykernel_arguments(cmd)
-        unsupported = {
-            key for key, value in kwargs.items() if key not in _HANDLED_KWARGS and value is not None
-        }
+        quiet = _is_devnull(kwargs.get("stderr"))
+        handled = _HANDLED_KWARGS | ({"stderr"} if quiet else set())
+        unsupported = {key for key, value in kwargs.items() if key not in handled and value is not None}
         if args is None or unsupported:
             return await super().launch_kernel(cmd, **kwargs)
         cwd = os.path.abspath(os.fspath(kwargs.get("cwd") or os.getcwd()))
@@ -81,7 +82,7 @@ class ForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         ready_path = self._ready_path()
         try:
-            pid = server.spawn(args, cwd=cwd, env=env, ready_path=str(ready_path))
+            pid = server.spawn(args, cwd=cwd, env=env, ready_path=str(ready_path), stderr_devnull=quiet)
         except ForkServerError as exc:
             self.log.warning("Fork start unavailable (%s); starting the kernel normally.", exc)
             return await super().launch_kernel(cmd, **kwargs)
@@ -251,6 +252,11 @@ def private_ipc_prefix() -> str:
         _ipc_folder = tempfile.mkdtemp(prefix="eig-ipc-")
         atexit.register(shutil.rmtree, _ipc_folder, ignore_errors=True)
     return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
+
+
+def _is_devnull(stream: Any) -> bool:
+    """True for ``subprocess.DEVNULL`` or an open ``os.devnull`` (nbval silences its kernels so)."""
+    return stream == subprocess.DEVNULL or getattr(stream, "name", None) == os.devnull
 
 
 class ForkKernelSpecManager(KernelSpecManager):
