@@ -148,6 +148,9 @@ def ran(request: pytest.FixtureRequest, kind_run: Callable[[str], Any]):
     return kind_run(request.module.KIND).kind_run()
 
 
+DRIVER_PID = ".git/eig-test-driver-pid"  # the pid of the test process that made shared_run
+
+
 def _demo_run(folder: Path) -> tuple[Path, Any]:
     from eigkit.runner.execute import run
     from test_run_workspace import make_workspace
@@ -158,7 +161,9 @@ def _demo_run(folder: Path) -> tuple[Path, Any]:
     git(root, "commit", "-q", "-m", "demo workspace")
     with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
         pyproject.write("# edited after the commit\n")
-    return root, run(params=root / "params" / "ci.yaml", workspace=root, progress=False)
+    result = run(params=root / "params" / "ci.yaml", workspace=root, progress=False)
+    (root / DRIVER_PID).write_text(str(os.getpid()), encoding="utf-8")  # in .git/: invisible to the run's git
+    return root, result
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import git
+from conftest import DRIVER_PID, git
 from eigkit.runner import manifest
 from test_run_workspace import make_workspace
 
@@ -29,7 +29,8 @@ def test_a_run_records_parameters_status_versions_and_data_used(shared_run: tupl
     assert record["environment"]["python"].count(".") == 2
     # the shared workspace is a git repository whose tracked pyproject.toml was edited after its commit
     assert record["git"] == {"commit": git(root, "rev-parse", "HEAD").strip(), "dirty": True}
-    assert record["driver"]["pid"] == os.getpid()  # who drives it: a later run can tell it died
+    driver = int((root / DRIVER_PID).read_text())  # the test process that ran it (maybe another xdist worker)
+    assert record["driver"]["pid"] == driver  # who drives it: a later run can tell it died
     (entry,) = record["runs"]
     assert entry["notebook"] == "notebooks/01-demo.ipynb"
     assert entry["parameters"] == {"departement": "01", "annee": 2023}
