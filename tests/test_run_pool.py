@@ -18,13 +18,25 @@ from processes import descendants as _descendants
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
-EIG = [sys.executable, "-c", "from eigkit.cli import main; main()"]
+EIG = [sys.executable, "-X", "faulthandler", "-c", "from eigkit.cli import main; main()"]
 
 
 def _printed(notebook: Path) -> dict[str, object]:
     cells = json.loads(notebook.read_text())["cells"]
     texts = ["".join(out["text"]) for cell in cells for out in cell.get("outputs", []) if "text" in out]
     return json.loads(next(text for text in texts if '"cwd"' in text))
+
+
+def _stderr_or_stacks(process: subprocess.Popen[str], below: set[int], timeout: float = 90) -> str:
+    """What the stopped driver wrote; if it has not ended within ``timeout``, fail with the Python stacks
+    of its threads (faulthandler, on SIGABRT) and the processes still alive below it."""
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        alive = [pid for pid in sorted(below) if _alive(pid)]
+        process.send_signal(signal.SIGABRT)  # -X faulthandler: every thread's stack on stderr
+        _, stderr = process.communicate(timeout=30)
+        pytest.fail(f"the driver did not stop within {timeout} s; alive below it: {alive}\n{stderr}")
 
 
 def test_a_grid_runs_every_combination_on_two_workers_with_progress_and_summary(tmp_path: Path) -> None:
@@ -71,7 +83,7 @@ def test_an_interrupted_run_stops_its_kernel_and_records_it(tmp_path: Path, how:
         process.send_signal(signal.SIGTERM)
     else:  # a terminal's Ctrl-C reaches the whole foreground process group
         os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    stderr = _stderr_or_stacks(process, below)
     assert process.returncode == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGINT), stderr
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
