@@ -69,13 +69,18 @@ def make_workspace(kind: str, folder: Path) -> Path:
 
 
 def run_kind(
-    kind: str, workspace: Path, params: str = "params/ci.yaml", overrides: dict[str, Any] | None = None
+    kind: str,
+    workspace: Path,
+    params: str = "params/ci.yaml",
+    overrides: dict[str, Any] | None = None,
+    notebooks: list[str] | None = None,
 ) -> KindRun:
-    """Execute every notebook of ``workspace`` through ``eigkit.run`` with ``params`` (and ``overrides``);
-    raise with each failed notebook's error when one fails."""
+    """Execute the notebooks of ``workspace`` (``notebooks``: these names only; default: every one) through
+    ``eigkit.run`` with ``params`` (and ``overrides``); raise with each failed notebook's error when one
+    fails."""
     started = time.perf_counter()
     result = eigkit.run(
-        params=workspace / params, overrides=overrides or {}, workspace=workspace, progress=False
+        notebooks, params=workspace / params, overrides=overrides or {}, workspace=workspace, progress=False
     )
     if not result.ok:
         failures = "\n".join(

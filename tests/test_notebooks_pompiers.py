@@ -21,6 +21,7 @@ from report_checks import numbers_after, small_counts, summary_text
 
 pytestmark = pytest.mark.slow
 KIND = "pompiers"
+FORECAST = "02-prevision-interventions"  # the notebook that holds out a year
 CI_YEARS = [2018, 2019, 2020, 2021, 2022]
 BACKTEST_YEARS, HELD_OUT = (2020, 2021), 2022
 POPULATION = Path(__file__).parent / "data" / "population" / "population-departements-ssmsi-2023.csv"
@@ -320,7 +321,7 @@ def test_small_counts_are_blanked_not_dropped(overridden: KindRun, interventions
 def test_a_backtest_year_that_is_the_held_out_year_is_refused_by_name(tmp_path: Path):
     workspace = make_workspace(KIND, tmp_path)
     with pytest.raises(AssertionError) as failure:
-        run_kind(KIND, workspace, overrides={"annees_test": [2021, 2022]})
+        run_kind(KIND, workspace, overrides={"annees_test": [2021, 2022]}, notebooks=[FORECAST])
     message = str(failure.value)
     assert "02-prevision-interventions" in message and "annees_test" in message and "2022" in message
     assert not (workspace / "data/processed/backtest_erreurs.csv").exists()  # refused before any backtest

@@ -225,7 +225,7 @@ def test_the_departements_parameter_restricts_the_study(tmp_path: Path):
     (workspace / "params" / "filtre.yaml").write_text(
         f"source: sample\nannees: [{year}]\ndepartements: ['13', '2A', '971']\n", encoding="utf-8"
     )
-    run_kind(KIND, workspace, params="params/filtre.yaml")
+    run_kind(KIND, workspace, params="params/filtre.yaml", notebooks=["01-accidents-par-departement"])
     counts = pd.read_csv(workspace / "data/processed/accidents_par_departement.csv", dtype={"dep": str})
     accidents = accidents_of([year])
     expected = (
