@@ -46,3 +46,36 @@ def test_an_unknown_theme_is_refused_before_anything_runs(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "[tool.eig] theme is 'marine': choose one of neutral, dsfr" in result.stderr
     assert "Traceback" not in result.stderr and not (root / "runs").exists()
+
+
+def test_a_reused_run_gets_the_look_asked_for_now_without_a_kernel(tmp_path: Path) -> None:
+    """Nothing the notebook depends on changed, so it is reused; but its page follows today's theme and
+    --with-code (a mentor asking for the DSFR page must not get last night's neutral one). A page whose look
+    did not change is shared with the earlier run, not rendered again."""
+    import nbformat
+
+    from eigkit.runner.execute import run
+
+    root = make_workspace(tmp_path, {})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)  # marqueur-du-code")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "notebooks" / "01-a.ipynb")
+    published = root / "reports" / "01-a.html"
+
+    def reused_run(**options: object) -> tuple[Path, str]:
+        result = run(workspace=root, progress=False, **options)
+        (entry,) = result.runs
+        assert result.ok and entry["reuse"]["reused"], entry["reuse"]
+        return result.run_dir / "reports" / "01-a.html", published.read_text(encoding="utf-8")
+
+    first = run(workspace=root, progress=False)
+    assert first.ok and "DSFR v" not in published.read_text(encoding="utf-8")
+    page, _ = reused_run()
+    assert page.samefile(first.run_dir / "reports" / "01-a.html")  # same look: shared, not re-rendered
+    page, text = reused_run(theme="dsfr")
+    assert "DSFR v1." in text and "DSFR v1." in page.read_text(encoding="utf-8")
+    assert "DSFR v" not in (first.run_dir / "reports" / "01-a.html").read_text(encoding="utf-8")  # untouched
+    _, text = reused_run(with_code=True)
+    assert "marqueur-du-code" in text and "DSFR v" not in text
+    _, text = reused_run()
+    assert "marqueur-du-code" not in text and "DSFR v" not in text

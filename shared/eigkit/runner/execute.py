@@ -394,6 +394,10 @@ def run_waves(state: RunState, *, workers: int | None, cluster: str | None, prog
     interrupted. Any other exception stops the pool too, then propagates.
     """
     reused = state.reused or [False] * len(state.tasks)
+    for task in state.tasks:  # a reused run keeps its notebook; its page takes the look asked for now
+        entry = state.entries[task.index]
+        if reused[task.index] and entry.get("report_look") != report_look(task, state.theme, state.partner):
+            render_report(task, entry, state.theme, state.partner)
     waves = _waves([task for task in state.tasks if not reused[task.index]])  # only what changed
     workers = max(1, min(workers or os.cpu_count() or 1, max((len(wave) for wave in waves), default=1)))
     bar = Progress(len(state.tasks) - sum(reused), enabled=progress)
@@ -469,6 +473,11 @@ def finalise(state: RunState, error: BaseException | None = None) -> None:
         (state.run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
 
 
+def report_look(task: RunTask, theme: str = "neutral", partner: str | None = None) -> dict[str, Any]:
+    """What a run's page looks like besides its notebook: the theme, the partner named, the code shown."""
+    return {"theme": theme, "partner": partner, "with_code": task.with_code}
+
+
 def render_report(
     task: RunTask, entry: dict[str, Any], theme: str = "neutral", partner: str | None = None
 ) -> None:
@@ -476,6 +485,7 @@ def render_report(
     that cannot be rendered fails that run (the error is recorded), never the others."""
     try:
         report.write_report(task.output, task.report, with_code=task.with_code, theme=theme, partner=partner)
+        entry["report_look"] = report_look(task, theme, partner)
     except Exception as error:
         entry["status"] = "failed"
         entry["error"] = {

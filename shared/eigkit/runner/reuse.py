@@ -254,6 +254,8 @@ def _reuse(root: Path, run_dir: Path, name: str, entry: dict[str, Any], found: E
         reused_from=found.origin,
         reuse={"reused": True, "reason": reason},
     )  # fmt: skip
+    if "report_look" in before:
+        entry["report_look"] = before["report_look"]  # how its page was rendered (theme, partner, code)
 
 
 def finalize(root: Path, run_dir: Path, entries: list[dict[str, Any]]) -> None:
