@@ -41,3 +41,27 @@ def test_validation_is_unchanged_and_only_the_iri_formats_go() -> None:
     assert not lean["grammar_loaded"]
     assert set(full["formats"]) - set(lean["formats"]) <= {"iri", "iri-reference"}
     assert set(lean["formats"]) <= set(full["formats"])
+
+
+PAPERMILL_PROBE = """
+import json, sys
+import eigkit.runner.lean_imports
+import papermill
+from papermill.iorw import papermill_io
+try:
+    papermill_io.read("s3://bucket/notebook.ipynb")
+    said = ""
+except Exception as error:
+    said = f"{type(error).__name__}: {error}"
+print(json.dumps({"boto3": "boto3" in sys.modules, "s3": said}))
+"""
+
+
+def test_papermill_loads_without_its_s3_handler_and_says_so_if_asked() -> None:
+    """boto3 (0.3 s) stays unloaded in the kit's processes; papermill itself still works on local paths (every
+    run test) and says what to install for an s3:// notebook, which the kit never gives it."""
+    run = subprocess.run([sys.executable, "-c", PAPERMILL_PROBE], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    probe = json.loads(run.stdout)
+    assert probe["boto3"] is False
+    assert "boto3" in probe["s3"] and "pip install" in probe["s3"]
