@@ -3,12 +3,16 @@ only)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -130,3 +134,23 @@ class DataGouvServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+@contextlib.contextmanager
+def serving_datagouv(
+    monkeypatch: Any, cache: Path, lock: Path | None = None, timeout: str | None = "5"
+) -> Iterator[DataGouvServer]:
+    """A fake data.gouv.fr on 127.0.0.1 that ``eigkit.data`` talks to (``EIG_DATAGOUV_API``), the data cache
+    in ``cache``, the lock file ``lock`` (None: the workspace's own ``data.lock``), no data-usage file, and
+    ``timeout`` seconds per request (None: the kit's default)."""
+    monkeypatch.setenv("EIG_DATA_DIR", str(cache))
+    if lock is None:
+        monkeypatch.delenv("EIG_DATA_LOCK", raising=False)
+    else:
+        monkeypatch.setenv("EIG_DATA_LOCK", str(lock))
+    monkeypatch.delenv("EIG_DATA_USAGE", raising=False)
+    if timeout is not None:
+        monkeypatch.setenv("EIG_DATA_TIMEOUT", timeout)
+    with DataGouvServer() as server:
+        monkeypatch.setenv("EIG_DATAGOUV_API", server.api)
+        yield server

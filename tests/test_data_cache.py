@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_server import DataGouvServer
+from data_server import serving_datagouv
 from eigkit import data
 from eigkit.data.registry import entry
 
@@ -25,12 +25,7 @@ YEAR = 2021
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EIG_DATA_LOCK", str(tmp_path / "data.lock"))
-    monkeypatch.delenv("EIG_DATA_USAGE", raising=False)
-    monkeypatch.setenv("EIG_DATA_TIMEOUT", "5")
-    with DataGouvServer() as running:
-        monkeypatch.setenv("EIG_DATAGOUV_API", running.api)
+    with serving_datagouv(monkeypatch, tmp_path / "cache", tmp_path / "data.lock") as running:
         running.add(BAAC, "lieux-2021.csv", LIEUX.read_bytes())
         yield running
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_server import DataGouvServer
+from data_server import serving_datagouv
 from eigkit import data
 from eigkit.data.registry import SAMPLES_DIR, entry
 
@@ -19,11 +19,7 @@ GZ_2022 = FIXTURES / "delinquance" / "donnee-dep-data.gouv-2022-geographie2023-p
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EIG_DATA_LOCK", str(tmp_path / "data.lock"))
-    monkeypatch.setenv("EIG_DATA_TIMEOUT", "5")
-    with DataGouvServer() as running:
-        monkeypatch.setenv("EIG_DATAGOUV_API", running.api)
+    with serving_datagouv(monkeypatch, tmp_path / "cache", tmp_path / "data.lock") as running:
         yield running
 
 

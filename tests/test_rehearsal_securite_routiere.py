@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_server import DataGouvServer
+from data_server import serving_datagouv
 from eigkit.data.registry import SAMPLES_DIR, entry
 from notebook_kinds import make_workspace, run_kind
 
@@ -49,11 +49,7 @@ def _accidents_per_departement_2013(raw: bytes) -> dict[str, int]:
 def test_the_road_safety_notebooks_run_on_the_real_files_served_remotely(tmp_path, monkeypatch):
     files = _served_files()
     assert len(files["caracteristiques_2013.csv"]) > 4_000_000  # the full year, not a sample
-    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EIG_DATA_LOCK", str(tmp_path / "data.lock"))
-    monkeypatch.delenv("EIG_DATA_USAGE", raising=False)
-    with DataGouvServer() as server:
-        monkeypatch.setenv("EIG_DATAGOUV_API", server.api)
+    with serving_datagouv(monkeypatch, tmp_path / "cache", tmp_path / "data.lock", timeout=None) as server:
         for title, body in files.items():
             server.add(entry("baac.caracteristiques").datagouv_dataset, title, body)
         server.add(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from data_server import DataGouvServer
+from data_server import serving_datagouv
 from eigkit import data
 from eigkit.cli import main
 from eigkit.data.registry import SAMPLES_DIR, entry
@@ -30,11 +30,7 @@ def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     nbformat.write(notebook(cells), root / "notebooks" / "04-lieux.ipynb")
     monkeypatch.chdir(root)
     monkeypatch.delenv("EIG_WORKSPACE", raising=False)
-    monkeypatch.delenv("EIG_DATA_LOCK", raising=False)
-    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("EIG_DATA_TIMEOUT", "5")
-    with DataGouvServer() as server:
-        monkeypatch.setenv("EIG_DATAGOUV_API", server.api)
+    with serving_datagouv(monkeypatch, tmp_path / "cache") as server:
         server.add(RADARS_DATASET, "radars.csv", RADARS.read_bytes())
         server.add(BAAC, "lieux-2018.csv", LIEUX_2018.read_bytes())
         data.fetch("radars")

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import eigkit
-from data_server import DataGouvServer
+from data_server import DataGouvServer, serving_datagouv
 from eigkit.runner.execute import run
 from eigkit.runner.imports import workspace_code
 from rerun_workspace import RADARS, RADARS_DATASET, make_rerun_workspace
@@ -23,11 +23,7 @@ def executed(result) -> set[str]:
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("EIG_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("EIG_DATA_LOCK", raising=False)
-    monkeypatch.setenv("EIG_DATA_TIMEOUT", "5")
-    with DataGouvServer() as server:
-        monkeypatch.setenv("EIG_DATAGOUV_API", server.api)
+    with serving_datagouv(monkeypatch, tmp_path / "cache") as server:
         server.add(RADARS_DATASET, "radars.csv", RADARS.read_bytes())
         yield make_rerun_workspace(tmp_path / "ws"), server
 
