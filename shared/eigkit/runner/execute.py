@@ -261,6 +261,7 @@ def run(
         root, planned, command, timeout=timeout, with_code=with_code, kernel=kernel, force=force
     )
     state.theme, state.partner = theme, partner
+    restyle_reused(state)
     try:
         run_waves(state, workers=workers, cluster=cluster, progress=progress)
     except EigError as error:
@@ -394,10 +395,6 @@ def run_waves(state: RunState, *, workers: int | None, cluster: str | None, prog
     interrupted. Any other exception stops the pool too, then propagates.
     """
     reused = state.reused or [False] * len(state.tasks)
-    for task in state.tasks:  # a reused run keeps its notebook; its page takes the look asked for now
-        entry = state.entries[task.index]
-        if reused[task.index] and entry.get("report_look") != report_look(task, state.theme, state.partner):
-            render_report(task, entry, state.theme, state.partner)
     waves = _waves([task for task in state.tasks if not reused[task.index]])  # only what changed
     workers = max(1, min(workers or os.cpu_count() or 1, max((len(wave) for wave in waves), default=1)))
     bar = Progress(len(state.tasks) - sum(reused), enabled=progress)
@@ -471,6 +468,16 @@ def finalise(state: RunState, error: BaseException | None = None) -> None:
     manifests.write(state.run_dir, record)
     with contextlib.suppress(OSError):
         (state.run_dir / ".work").rmdir()  # empty once every notebook moved to its final path
+
+
+def restyle_reused(state: RunState) -> None:
+    """A reused run keeps its executed notebook, but its page takes the look asked for now: rendered again
+    (no kernel) when its theme, partner or code display differs from the earlier run's."""
+    for task in state.tasks:
+        entry = state.entries[task.index]
+        reused = bool(state.reused) and state.reused[task.index]
+        if reused and entry.get("report_look") != report_look(task, state.theme, state.partner):
+            render_report(task, entry, state.theme, state.partner)
 
 
 def report_look(task: RunTask, theme: str = "neutral", partner: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Any
 
-from eigkit.runner.provisioner import PROVISIONER_NAME
+from eigkit.runner.provisioner import naming_fork_provisioner
 
 _warm: contextlib.ExitStack | None = None
 
@@ -41,18 +41,14 @@ def pytest_configure(config: Any) -> None:
 
         class ForkedKernelManager(kernel.KernelManager):  # type: ignore[misc, valid-type, name-defined]
             """nbval's kernel manager, its kernel spec (the current-environment one included) naming the fork
-            provisioner unless the spec chooses a provisioner of its own."""
+            provisioner as ``eig run``'s do."""
 
             eig_forked = True
 
             @property
             def kernel_spec(self) -> Any:
                 spec = super().kernel_spec
-                chosen = spec.metadata.get("kernel_provisioner", {}).get("provisioner_name")
-                if chosen in (None, "local-provisioner"):
-                    provisioner = {"provisioner_name": PROVISIONER_NAME}
-                    spec.metadata = {**spec.metadata, "kernel_provisioner": provisioner}
-                return spec
+                return None if spec is None else naming_fork_provisioner(spec, self)
 
         kernel.KernelManager = ForkedKernelManager
         _warm = contextlib.ExitStack()

@@ -259,17 +259,21 @@ def _is_devnull(stream: Any) -> bool:
     return stream == subprocess.DEVNULL or getattr(stream, "name", None) == os.devnull
 
 
+def naming_fork_provisioner(spec: KernelSpec, parent: Any = None) -> KernelSpec:
+    """``spec`` naming :data:`PROVISIONER_NAME`, unless it (or the Jupyter configuration of this process)
+    chooses a provisioner of its own."""
+    default = KernelProvisionerFactory.instance(parent=parent).default_provisioner_name
+    chosen = spec.metadata.get("kernel_provisioner", {}).get("provisioner_name")
+    if chosen in (None, "local-provisioner") and default == "local-provisioner":
+        spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
+    return spec
+
+
 class ForkKernelSpecManager(KernelSpecManager):
-    """Kernel specs that name :data:`PROVISIONER_NAME`, unless a spec (or the Jupyter configuration of
-    this process) chooses a provisioner of its own."""
+    """Kernel specs that name :data:`PROVISIONER_NAME` (see :func:`naming_fork_provisioner`)."""
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        spec = super().get_kernel_spec(kernel_name)
-        default = KernelProvisionerFactory.instance(parent=self.parent).default_provisioner_name
-        chosen = spec.metadata.get("kernel_provisioner", {}).get("provisioner_name")
-        if chosen in (None, "local-provisioner") and default == "local-provisioner":
-            spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
-        return spec
+        return naming_fork_provisioner(super().get_kernel_spec(kernel_name), self.parent)
 
 
 class FastKernelManager(AsyncKernelManager):
