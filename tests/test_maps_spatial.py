@@ -3,6 +3,8 @@ brute-force haversine search on the embedded samples; choropleths with overseas 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import sys
 
@@ -141,9 +143,42 @@ def test_choropleth_has_overseas_and_ile_de_france_insets():
     assert drawn_areas >= 96  # every metropolitan département drawn (Lambert-93)
     xmin, xmax = drawn["ile-de-france"].get_xlim()
     assert xmax - xmin < 60_000, "the Île-de-France inset is zoomed on Paris and the petite couronne (metres)"
+    figure.canvas.draw()  # colours are mapped from the values when the figure is drawn (shown)
     colours = {tuple(colour) for colour in ax.collections[0].get_facecolors()}
     assert len(colours) > 5
     plt.close(figure)
+
+
+def test_a_choropleth_is_rendered_once_when_shown_and_looks_as_if_drawn_after_each_plot(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """geopandas ends each plot with ``canvas.draw_idle()``: seven full renders of a map with insets before
+    it is shown. choropleth keeps only the render that shows it; the picture is the same as when the figure
+    was also rendered after each plot (what a figure's later draws may depend on)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    areas = data.load("geo.departements", source="sample")
+    counts = data.load("baac.caracteristiques", source="sample")["dep"].astype(str).value_counts()
+    plt.rcParams["svg.hashsalt"] = "eig"
+
+    def svg(draw_after_each_plot: bool) -> bytes:
+        figure, ax = plt.subplots()
+        renders = []
+        real_draw = FigureCanvasAgg.draw
+        monkeypatch.setattr(FigureCanvasAgg, "draw", lambda canvas: renders.append(1) or real_draw(canvas))
+        if draw_after_each_plot:  # what the drawing did before: a render at the end of each geopandas plot
+            monkeypatch.setattr("eigkit.maps._one_draw_at_the_end", lambda figure: contextlib.nullcontext())
+        choropleth(ax, areas, counts, label="accidents")
+        assert len(renders) >= 7 if draw_after_each_plot else not renders
+        assert "draw_idle" not in vars(figure.canvas)
+        figure.tight_layout(rect=(0, 0.04, 1, 1))  # as show_figure lays it out
+        image = io.BytesIO()
+        figure.savefig(image, format="svg", metadata={"Date": None})
+        monkeypatch.undo()
+        plt.close(figure)
+        return image.getvalue()
+
+    assert svg(draw_after_each_plot=False) == svg(draw_after_each_plot=True)
 
 
 def test_geo_loader_returns_a_geodataframe_without_drawing_code():

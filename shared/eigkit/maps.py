@@ -8,7 +8,8 @@ Paris and the petite couronne are readable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,46 @@ def choropleth(
     style = {"column": "valeur", "cmap": cmap, "norm": norm, "edgecolor": "white", "linewidth": 0.3,
              "missing_kwds": MISSING}  # fmt: skip
     drawn = {}
+    with _one_draw_at_the_end(ax.figure):
+        _draw_all(ax, shown, style, drawn, overseas=overseas, ile_de_france=ile_de_france, fontsize=fontsize)
+    if label is not None or values is not None:
+        colorbar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
+        colorbar.set_label(label or "", fontsize=fontsize + 1)
+        colorbar.ax.tick_params(labelsize=fontsize)
+        span = norm.vmax - norm.vmin
+        places = decimals if decimals is not None else (0 if span >= 10 else 1 if span >= 1 else 2)
+        french_axis(colorbar.ax, "y", decimals=places)
+    return drawn
+
+
+@contextlib.contextmanager
+def _one_draw_at_the_end(figure: Any) -> Iterator[None]:
+    """Keep geopandas from rendering the whole figure after each of its plots (it ends every ``plot`` with
+    ``canvas.draw_idle()``, which the Agg canvas of a notebook executes at once): a map with its insets
+    was rendered seven times before being displayed. The figure is drawn once, when it is shown."""
+    canvas = figure.canvas
+    own = vars(canvas).get("draw_idle")  # a draw_idle already set on this very canvas is put back after
+    canvas.draw_idle = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        if own is None:
+            del canvas.draw_idle
+        else:
+            canvas.draw_idle = own
+
+
+def _draw_all(
+    ax: Any,
+    shown: Any,
+    style: dict[str, Any],
+    drawn: dict[str, Any],
+    *,
+    overseas: bool,
+    ile_de_france: bool,
+    fontsize: float,
+) -> None:
+    """Metropolitan France on ``ax``, then the overseas and Île-de-France insets; each axes in ``drawn``."""
     metropole = shown[~shown["code"].isin(OVERSEAS) & ~shown["outre_mer"]].to_crs(projected_crs(METROPOLE))
     _draw(ax, metropole, style)
     _leave_margins(ax, metropole.total_bounds, overseas, ile_de_france)
@@ -80,14 +121,6 @@ def choropleth(
             drawn[code] = inset
     if ile_de_france and shown["code"].isin(PETITE_COURONNE).any():
         drawn["ile-de-france"] = _ile_de_france(ax, metropole, style, fontsize)
-    if label is not None or values is not None:
-        colorbar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
-        colorbar.set_label(label or "", fontsize=fontsize + 1)
-        colorbar.ax.tick_params(labelsize=fontsize)
-        span = norm.vmax - norm.vmin
-        places = decimals if decimals is not None else (0 if span >= 10 else 1 if span >= 1 else 2)
-        french_axis(colorbar.ax, "y", decimals=places)
-    return drawn
 
 
 def _draw(ax: Any, frame: Any, style: dict[str, Any]) -> None:
