@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
+import eigkit.runner.lean_imports  # noqa: F401  (before the tests import nbformat: see addopts' -p no:nbval)
 from eigkit.workspace.bake import KIT_INPUTS
 
 KIT = Path(__file__).resolve().parents[1]

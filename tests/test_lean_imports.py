@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -65,3 +66,20 @@ def test_papermill_loads_without_its_s3_handler_and_says_so_if_asked() -> None:
     probe = json.loads(run.stdout)
     assert probe["boto3"] is False
     assert "boto3" in probe["s3"] and "pip install" in probe["s3"]
+
+
+def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() -> None:
+    """A spawned pool worker (macOS, Windows) imports eigkit.runner.pool first; eig lab starts JupyterLab
+    through LAB_MAIN (jupyter-events imports jsonschema). Neither loads the grammar, and JupyterLab still
+    starts (``--version`` goes through its whole command line)."""
+    from eigkit.runner.lab import LAB_MAIN
+
+    probe = "import sys, eigkit.runner.pool, papermill; print('lark' in sys.modules)"
+    spawned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert spawned.returncode == 0 and spawned.stdout.strip() == "False", spawned.stderr
+    lab = subprocess.run([sys.executable, "-X", "importtime", "-c", LAB_MAIN, "--version"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert lab.returncode == 0, lab.stderr[-2000:]
+    assert lab.stdout.strip().split(".")[0].isdigit(), lab.stdout  # JupyterLab's version
+    assert "jupyter_events" in lab.stderr or "jupyter_server" in lab.stderr  # its start-up was imported
+    assert not re.search(r"\|\s+lark$", lab.stderr, re.MULTILINE)  # the grammars' library was never imported

@@ -32,6 +32,12 @@ from eigkit.runner.fastkernel import QUIET_DEBUGGER
 from eigkit.runner.lifeline import set_parent_death_signal
 
 HOST = "127.0.0.1"
+# ``python -m jupyterlab``, after the kit's lean imports: jupyter-events imports jsonschema, whose unused IRI
+# checker alone costs seconds of CPU at every start (eigkit.runner.lean_imports says why).
+LAB_MAIN = (
+    "import runpy, eigkit.runner.lean_imports; "
+    "runpy.run_module('jupyterlab', run_name='__main__', alter_sys=True)"
+)
 ANY_ADDRESS = {"", "0.0.0.0", "::", "*"}
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -130,8 +136,8 @@ def start_lab(
     log_path = Path(log) if log else Path(tempfile.mkstemp(prefix="eig-lab-", suffix=".log")[1])
     command = [
         sys.executable,
-        "-m",
-        "jupyterlab",
+        "-c",
+        LAB_MAIN,
         f"--ServerApp.ip={ip}",
         f"--ServerApp.port={port}",
         f"--ServerApp.base_url={base_url}",

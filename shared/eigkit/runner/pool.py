@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import eigkit.runner.lean_imports  # noqa: F401  (first: a spawned worker imports this module before papermill)
 from eigkit.runner import fastkernel
 from eigkit.runner.lifeline import die_with
 from eigkit.runner.worker import RunTask, execute_task, warm_kernels
