@@ -4,6 +4,7 @@ loaders' tables; its export publishes no count under the secret statistique thre
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -106,11 +107,17 @@ def test_summary_at_the_top_matches_the_tables(notebook: dict, expected: pd.Data
     assert top.group(1) == leader
     assert french_number(top.group(2)) == pytest.approx(expected.loc[leader, "dossiers_1000"], abs=0.05)
     assert top.group(2) in tables_text(notebook).split("\n")  # the same figure in the département table
-    rho = re.search(r"rho = \*\*(−?-?[\d,]+)\*\* \(n = (\d+) départements\)", summary)
+    number = r"(-?[\d,]+)"
+    said = rf"rho = \*\*{number}\*\* \(IC 95 % {number} à {number}, n = (\d+) départements\)"
+    rho = re.search(said, summary)
     crossed = expected[expected["radars"] > 0]
     reference = stats.spearmanr(crossed["dossiers_1000"], crossed["accidents_100000"]).statistic
-    assert rho and int(rho.group(2)) == len(crossed)
-    assert french_number(rho.group(1)) == pytest.approx(reference, abs=0.005)
+    assert rho and int(rho.group(4)) == len(crossed)
+    shown, low, high = (french_number(rho.group(index)) for index in (1, 2, 3))
+    assert shown == pytest.approx(reference, abs=0.005)
+    half = 1.96 * math.sqrt((1 + reference**2 / 2) / (len(crossed) - 3))  # Fisher z, Bonett-Wright error
+    assert low == pytest.approx(math.tanh(math.atanh(reference) - half), abs=0.005)
+    assert high == pytest.approx(math.tanh(math.atanh(reference) + half), abs=0.005)
 
 
 def test_outputs_are_checked_by_nbval(ran: KindRun):

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import binomtest
 
 from eigkit import disclosure
-from eigkit.stats import bootstrap_interval, poisson_interval, rate_interval, wilson_interval
+from eigkit.stats import bootstrap_interval, poisson_interval, rate_interval, spearman, wilson_interval
 
 
 @pytest.mark.parametrize(("k", "n"), [(1, 7), (0, 12), (12, 12), (112, 150), (3, 1000)])
@@ -99,3 +99,35 @@ def test_year_over_year_flags_2020_and_gaps_and_says_no_trend_on_a_sample() -> N
     sample = year_over_year(pd.Series({2013: 10, 2021: 12}), sample=True)
     assert sample["variation"].isna().all()
     assert set(sample["remarque"]) == {"échantillon : pas de tendance"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spearman_is_scipy_spearmanr_with_an_interval(seed: int) -> None:
+    from scipy import stats as scipy_stats
+
+    rng = np.random.default_rng(seed)
+    n = [5, 12, 40, 101, 7, 300][seed]
+    x = rng.integers(0, 8, n).astype(float)  # ties on purpose
+    y = x * rng.uniform(-1, 1) + rng.normal(0, 2, n)
+    if seed == 4:
+        x[2], y[5] = np.nan, np.nan  # pairs with a missing value are left out, as with nan_policy="omit"
+    result = spearman(x, y)
+    kept = ~(np.isnan(x) | np.isnan(y))
+    expected = scipy_stats.spearmanr(x[kept], y[kept])
+    assert result["n"] == kept.sum()
+    assert result["rho"] == pytest.approx(expected.statistic, abs=1e-12)
+    assert result["p_value"] == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)
+    z = np.arctanh(result["rho"])
+    half = 1.959963984540054 * np.sqrt((1 + result["rho"] ** 2 / 2) / (result["n"] - 3))
+    assert (result["low"], result["high"]) == pytest.approx((np.tanh(z - half), np.tanh(z + half)))
+    assert result["low"] < result["rho"] < result["high"]
+
+
+def test_spearman_says_nothing_it_cannot_know() -> None:
+    assert np.isnan(spearman([1, 2], [3, 4])["rho"])  # two pairs
+    constant = spearman([1, 1, 1, 1, 1], [1, 2, 3, 4, 5])
+    assert np.isnan(constant["rho"]) and np.isnan(constant["p_value"]) and constant["n"] == 5
+    three = spearman([1, 2, 3], [1, 3, 2])
+    assert three["rho"] == pytest.approx(0.5) and np.isnan(three["low"])  # no interval under 4 pairs
+    perfect = spearman([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
+    assert perfect["rho"] == pytest.approx(1.0) and perfect["p_value"] == pytest.approx(0.0, abs=1e-9)

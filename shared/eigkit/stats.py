@@ -19,6 +19,7 @@ __all__ = [
     "bootstrap_interval",
     "poisson_interval",
     "rate_interval",
+    "spearman",
     "wilson_interval",
     "with_population",
     "year_over_year",
@@ -82,6 +83,45 @@ def bootstrap_interval(
         vectorized=False,
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def spearman(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> dict[str, float]:
+    """Spearman's rank correlation of ``x`` and ``y`` (pairs with a missing value left out), as
+    ``{"rho", "p_value", "low", "high", "n"}``.
+
+    ``rho`` and the two-sided ``p_value`` are those of ``scipy.stats.spearmanr`` (ties take their average
+    rank; the p-value comes from Student's t with n - 2 degrees of freedom). ``low``/``high``: Fisher's z
+    interval with Bonett and Wright's standard error, sqrt((1 + rho²/2) / (n - 3)) (2000). NaN where the
+    sample cannot say (fewer than 3 pairs for rho, 4 for the interval, or a constant variable).
+    """
+    pairs = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    pairs = pairs[~np.isnan(pairs).any(axis=1)]
+    n = len(pairs)
+    rho = p_value = low = high = float("nan")
+    if n >= 3 and np.ptp(pairs[:, 0]) > 0 and np.ptp(pairs[:, 1]) > 0:
+        ranks = [_average_ranks(pairs[:, column]) for column in (0, 1)]
+        rho = float(np.clip(np.corrcoef(*ranks)[0, 1], -1.0, 1.0))
+        with np.errstate(divide="ignore"):
+            t = rho * np.sqrt((n - 2) / ((1.0 + rho) * (1.0 - rho)))
+        p_value = float(2 * _special.stdtr(n - 2, -abs(t)))
+        if n >= 4 and abs(rho) < 1:
+            z = _special.ndtri(0.5 + confidence / 2)
+            spread = z * np.sqrt((1 + rho * rho / 2) / (n - 3))
+            low, high = (float(np.tanh(np.arctanh(rho) + sign * spread)) for sign in (-1, 1))
+    return {"rho": rho, "p_value": p_value, "low": low, "high": high, "n": n}
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], len(values)] - 1
+    ranks = np.empty(len(values))
+    ranks[order] = (first[group] + last[group]) / 2 + 1
+    return ranks
 
 
 def with_population(
