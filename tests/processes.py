@@ -67,3 +67,22 @@ def left_alive(pids: set[int], grace: float = 10.0) -> list[int]:
     while [pid for pid in pids if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.2)
     return [pid for pid in pids if alive(pid)]
+
+
+def signal_masks(pid: int) -> str:
+    """Each thread of ``pid`` with its signals pending, blocked, ignored and caught (hex masks from /proc):
+    what to read when a process did not react to a signal."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*"), key=lambda path: int(path.name)):
+        try:
+            status = dict(
+                line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        masks = " ".join(
+            f"{key}={status.get(key, '?').strip()}"
+            for key in ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+        )
+        lines.append(f"thread {task.name} ({status.get('Name', '?').strip()}): {masks}")
+    return "\n".join(lines)

@@ -15,10 +15,15 @@ import pytest
 from eigkit.runner import manifest
 from processes import alive as _alive
 from processes import descendants as _descendants
+from processes import signal_masks
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
-EIG = [sys.executable, "-X", "faulthandler", "-c", "from eigkit.cli import main; main()"]
+# The driver starts as from a terminal, with Python's Ctrl-C handler: a test process started in the background
+# by a non-interactive shell (`pytest &` in a script) has SIGINT ignored, and a child inherits that (POSIX:
+# Python then leaves SIGINT ignored, as `eig run &` must), so Ctrl-C would never reach the driver.
+AS_FROM_A_TERMINAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+EIG = [sys.executable, "-X", "faulthandler", "-c", AS_FROM_A_TERMINAL + "from eigkit.cli import main; main()"]
 
 
 def _printed(notebook: Path) -> dict[str, object]:
@@ -34,9 +39,13 @@ def _stderr_or_stacks(process: subprocess.Popen[str], below: set[int], timeout: 
         return process.communicate(timeout=timeout)[1]
     except subprocess.TimeoutExpired:
         alive = [pid for pid in sorted(below) if _alive(pid)]
+        masks = signal_masks(process.pid)
         process.send_signal(signal.SIGABRT)  # -X faulthandler: every thread's stack on stderr
         _, stderr = process.communicate(timeout=30)
-        pytest.fail(f"the driver did not stop within {timeout} s; alive below it: {alive}\n{stderr}")
+        pytest.fail(
+            f"the driver did not stop within {timeout} s; alive below it: {alive}\n"
+            f"its signal masks (SIGINT 0x2, SIGTERM 0x4000):\n{masks}\n{stderr}"
+        )
 
 
 def test_a_grid_runs_every_combination_on_two_workers_with_progress_and_summary(tmp_path: Path) -> None:
