@@ -129,5 +129,16 @@ def test_spearman_says_nothing_it_cannot_know() -> None:
     assert np.isnan(constant["rho"]) and np.isnan(constant["p_value"]) and constant["n"] == 5
     three = spearman([1, 2, 3], [1, 3, 2])
     assert three["rho"] == pytest.approx(0.5) and np.isnan(three["low"])  # no interval under 4 pairs
-    perfect = spearman([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
-    assert perfect["rho"] == pytest.approx(1.0) and perfect["p_value"] == pytest.approx(0.0, abs=1e-9)
+    for x, y, sign in (([1, 2, 3, 4, 5], [2, 4, 6, 8, 10], 1.0), ([1, 2, 3, 4], [4, 3, 2, 1], -1.0),
+                       ([1, 2, 3], [1, 2, 3], 1.0)):  # fmt: skip
+        perfect = spearman(x, y)  # a perfect rank order: scipy's rho and p-value, and no Fisher interval
+        assert (perfect["rho"], perfect["p_value"]) == (sign, 0.0) and np.isnan(perfect["low"])
+
+
+def test_spearman_reads_missing_values_and_refuses_what_it_cannot_pair() -> None:
+    with_na = spearman([1, pd.NA, 3, 4, 5, 6], pd.Series([2, 1, 4, 3, 6, 5], dtype="Int64"))
+    assert with_na["n"] == 5 and with_na == spearman([1, 3, 4, 5, 6], [2, 4, 3, 6, 5])
+    with pytest.raises(ValueError, match=r"confidence is a share between 0 and 1 \(0.95 for 95 %\), not 95"):
+        spearman([1, 2, 3, 4], [1, 3, 2, 4], confidence=95)
+    with pytest.raises(ValueError, match="paired by position but hold 3 and 2 values"):
+        spearman([1, 2, 3], [1, 2])

@@ -86,29 +86,54 @@ def bootstrap_interval(
 
 
 def spearman(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> dict[str, float]:
-    """Spearman's rank correlation of ``x`` and ``y`` (pairs with a missing value left out), as
-    ``{"rho", "p_value", "low", "high", "n"}``.
+    """Spearman's rank correlation of ``x`` and ``y``, as ``{"rho", "p_value", "low", "high", "n"}``.
 
-    ``rho`` and the two-sided ``p_value`` are those of ``scipy.stats.spearmanr`` (ties take their average
-    rank; the p-value comes from Student's t with n - 2 degrees of freedom). ``low``/``high``: Fisher's z
-    interval with Bonett and Wright's standard error, sqrt((1 + rho²/2) / (n - 3)) (2000). NaN where the
-    sample cannot say (fewer than 3 pairs for rho, 4 for the interval, or a constant variable).
+    ``x`` and ``y`` are paired by position, as in ``scipy.stats.spearmanr`` (pass two columns of one frame,
+    not two Series to align on their index); pairs with a missing value (NaN, None, ``pd.NA``) are left out.
+    ``rho`` and the two-sided ``p_value`` are scipy's (ties take their average rank; the p-value comes from
+    Student's t with n - 2 degrees of freedom). ``low``/``high``: Fisher's z interval with Bonett and
+    Wright's standard error, sqrt((1 + rho²/2) / (n - 3)) (2000). NaN where the sample cannot say: fewer
+    than 3 pairs or a constant variable (everything), fewer than 4 pairs or a perfect rank order (rho of
+    ±1, p-value 0: the interval).
     """
-    pairs = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    if not 0 < confidence < 1:
+        raise ValueError(
+            f"spearman(): confidence is a share between 0 and 1 (0.95 for 95 %), not {confidence!r}."
+        )
+    first, second = _as_floats(x, "x"), _as_floats(y, "y")
+    if len(first) != len(second):
+        raise ValueError(
+            f"spearman(): x and y are paired by position but hold {len(first)} and {len(second)} values."
+        )
+    pairs = np.column_stack([first, second])
     pairs = pairs[~np.isnan(pairs).any(axis=1)]
     n = len(pairs)
     rho = p_value = low = high = float("nan")
     if n >= 3 and np.ptp(pairs[:, 0]) > 0 and np.ptp(pairs[:, 1]) > 0:
         ranks = [_average_ranks(pairs[:, column]) for column in (0, 1)]
         rho = float(np.clip(np.corrcoef(*ranks)[0, 1], -1.0, 1.0))
-        with np.errstate(divide="ignore"):
-            t = rho * np.sqrt((n - 2) / ((1.0 + rho) * (1.0 - rho)))
+        if abs(rho) > 1 - 1e-12:  # a perfect rank order, up to rounding
+            return {"rho": float(np.sign(rho)), "p_value": 0.0, "low": low, "high": high, "n": n}
+        t = rho * np.sqrt((n - 2) / ((1.0 + rho) * (1.0 - rho)))
         p_value = float(2 * _special.stdtr(n - 2, -abs(t)))
-        if n >= 4 and abs(rho) < 1:
+        if n >= 4:
             z = _special.ndtri(0.5 + confidence / 2)
             spread = z * np.sqrt((1 + rho * rho / 2) / (n - 3))
             low, high = (float(np.tanh(np.arctanh(rho) + sign * spread)) for sign in (-1, 1))
     return {"rho": rho, "p_value": p_value, "low": low, "high": high, "n": n}
+
+
+def _as_floats(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as a one-dimensional float array, NaN where a value is missing (``pd.NA`` included)."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except TypeError:  # pd.NA in a list or an object column
+        import pandas as pd
+
+        array = pd.Series(values, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan)
+    if array.ndim != 1:
+        raise ValueError(f"spearman(): {name} must be one-dimensional, not of shape {array.shape}.")
+    return array
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
