@@ -114,6 +114,12 @@ def test_lab_behind_a_proxy_listens_where_told_under_its_base_url_with_the_token
             assert response.status == 200
 
 
-def test_a_base_url_that_is_not_a_path_is_refused() -> None:
-    with pytest.raises(RunnerError, match="base-url"):
-        normalise_base_url("/proxy/../8888")
+@pytest.mark.parametrize("base_url", ["/proxy/../8888", "proxy/88 88", "/proxy/8888?x=1", "/a#b", "/é/"])
+def test_a_base_url_that_is_not_a_path_is_refused(base_url: str) -> None:
+    with pytest.raises(RunnerError, match=r"base-url .*expected a URL path"):
+        normalise_base_url(base_url)
+
+
+def test_a_base_url_keeps_what_a_path_may_hold() -> None:
+    assert normalise_base_url("user/jean.dupont/proxy/8888") == "/user/jean.dupont/proxy/8888/"
+    assert normalise_base_url("/p%C3%A9/~x/") == "/p%C3%A9/~x/"

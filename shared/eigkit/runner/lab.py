@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -100,10 +101,15 @@ class LabServer:
         self.stop()
 
 
+# What a segment of a URL path may hold unescaped (RFC 3986 pchar, percent-escapes included): no space, no ?
+# or #, nothing JupyterLab would have to quote.
+_URL_PATH_PART = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+")
+
+
 def normalise_base_url(base_url: str) -> str:
     """``proxy/8888`` -> ``/proxy/8888/``: the form JupyterLab's ``ServerApp.base_url`` expects."""
     parts = [part for part in base_url.strip().split("/") if part]
-    if any(part in {".", ".."} or "?" in part or "#" in part for part in parts):
+    if any(part in {".", ".."} or not _URL_PATH_PART.fullmatch(part) for part in parts):
         raise RunnerError(f"--base-url {base_url!r}: expected a URL path such as /proxy/8888/.")
     return "/" + "".join(f"{part}/" for part in parts)
 
