@@ -121,3 +121,39 @@ def test_check_forks_its_kernels_from_one_warm_server_like_eig_run(
         assert {warm for warm, _, _ in seen} == {"True"} and len({parent for _, parent, _ in seen}) == 1
     else:
         assert {warm for warm, _, _ in seen} == {"False"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fast_kernel", ["1", "0"])
+def test_a_kernel_dying_in_a_cell_fails_that_cell_at_once_not_at_the_cell_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], fast_kernel: str
+) -> None:
+    """A kernel killed while a cell runs (as the OOM killer does on full data): nbval alone waits for the
+    cell's reply until its timeout (2,000 s by default); eig check fails the cell within seconds, saying
+    why."""
+    import time
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    monkeypatch.setenv("EIG_FAST_KERNEL", fast_kernel)
+    root = make_workspace(tmp_path, {})
+    printed_cell = [new_output("stream", text="avant\n")], [new_output("stream", text="après\n")]
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("print('avant')", execution_count=1, outputs=printed_cell[0]),
+            new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", execution_count=2),
+            new_code_cell("print('après')", execution_count=3, outputs=printed_cell[1]),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    executed = root / "runs" / "r" / "01-meurt.ipynb"
+    executed.parent.mkdir(parents=True)
+    nbformat.write(notebook, executed)
+    started = time.monotonic()
+    result = check([executed], workspace=root, extra_args=["--nbval-cell-timeout", "100"])
+    seconds = time.monotonic() - started
+    printed = capfd.readouterr().out
+    assert result.returncode == 1, printed
+    assert seconds < 60, f"the check waited {seconds:.0f} s for a dead kernel"
+    assert "the kernel died while this cell ran" in printed and "1 passed" in printed, printed

@@ -5,21 +5,31 @@
 - Forked from a warm server where ``eig run`` forks them (Linux, ``EIG_FAST_KERNEL`` not ``0``): the
   kernels' kernel spec names the kit's fork provisioner, and the warm servers live as long as the check.
   ipykernel, pandas and matplotlib are then imported once per check instead of once per notebook.
+- A kernel that dies while a cell runs (killed for lack of memory, a crash in a C library) fails that cell
+  within seconds, saying so: nbval alone waits for its reply until the cell timeout (2,000 s by default).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from queue import Empty
 from typing import Any
 
 from eigkit.runner.provisioner import naming_fork_provisioner
 
 _warm: contextlib.ExitStack | None = None
+POLL_SECONDS = 1.0  # how often a cell's wait for its reply checks that the kernel still lives
+KERNEL_DIED = (
+    "the kernel died while this cell ran (killed for lack of memory? a crash in a C library?): "
+    "the cells after it cannot be checked"
+)
 
 
 def pytest_configure(config: Any) -> None:
-    """Make nbval start its kernels in ``$EIG_WORKSPACE``, through the fork provisioner."""
+    """Make nbval start its kernels in ``$EIG_WORKSPACE``, through the fork provisioner, and notice a kernel
+    that died while a cell ran."""
     global _warm
     from nbval import kernel, plugin
 
@@ -27,13 +37,27 @@ def pytest_configure(config: Any) -> None:
 
     root = os.environ.get("EIG_WORKSPACE")
     original = plugin.RunningKernel
-    if root and getattr(original, "eig_workspace", None) != root:
+    if getattr(original, "eig_workspace", False) != root:  # once per workspace (None: nbval's folders)
 
         class WorkspaceKernel(original):  # type: ignore[misc, valid-type]
             eig_workspace = root
 
             def __init__(self, kernel_name: str, cwd: str | None = None, *args: Any, **kwargs: Any) -> None:
-                super().__init__(kernel_name, root, *args, **kwargs)
+                super().__init__(kernel_name, root or cwd, *args, **kwargs)
+
+            def await_reply(self, msg_id: str, timeout: float | None = None) -> None:
+                """nbval's wait for a cell's reply, in slices of POLL_SECONDS between which the kernel must
+                still be alive (Empty at the cell timeout, as nbval expects)."""
+                deadline = None if timeout is None else time.monotonic() + float(timeout)
+                while True:
+                    left = POLL_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+                    try:
+                        return super().await_reply(msg_id, timeout=min(POLL_SECONDS, left))
+                    except Empty:
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise
+                        if not self.is_alive():
+                            raise RuntimeError(KERNEL_DIED) from None
 
         plugin.RunningKernel = WorkspaceKernel
 
