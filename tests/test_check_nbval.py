@@ -157,3 +157,35 @@ def test_a_kernel_dying_in_a_cell_fails_that_cell_at_once_not_at_the_cell_timeou
     assert result.returncode == 1, printed
     assert seconds < 60, f"the check waited {seconds:.0f} s for a dead kernel"
     assert "the kernel died while this cell ran" in printed and "1 passed" in printed, printed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fast_kernel", ["1", "0"])
+def test_what_a_cell_writes_to_file_descriptor_2_is_recorded_by_eig_run_and_checked_by_eig_check(
+    tmp_path: Path, fast_kernel: str
+) -> None:
+    """A C library's warning or a subprocess's stderr reaches file descriptor 2, not sys.stderr: ipykernel
+    records it as the cell's stderr in eig run, and must do the same under eig check's pytest (which it
+    does not when the kernel sees pytest's PYTEST_CURRENT_TEST), or the check fails a correct notebook."""
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    root = make_workspace(tmp_path, {})
+    cell = "import os\nos.write(2, 'écrit sur le descripteur 2\\n'.encode())\nprint('fin')"
+    notebook = new_notebook(cells=[new_code_cell(cell)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "notebooks" / "01-descripteur.ipynb")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # as typed in a terminal
+    env |= {"EIG_FAST_KERNEL": fast_kernel, "EIG_WORKSPACE": str(root)}
+    eig = [sys.executable, "-c", "from eigkit.cli import main; main()"]
+    ran = subprocess.run([*eig, "run"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    (executed,) = (root / "runs").glob("*/01-descripteur.ipynb")
+    outputs = nbformat.read(executed, as_version=4).cells[0].outputs
+    assert any(out.get("name") == "stderr" and "descripteur 2" in out.get("text", "") for out in outputs)
+    checked = subprocess.run([*eig, "check"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout[-3000:]

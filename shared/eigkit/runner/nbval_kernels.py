@@ -5,6 +5,9 @@
 - Forked from a warm server where ``eig run`` forks them (Linux, ``EIG_FAST_KERNEL`` not ``0``): the
   kernels' kernel spec names the kit's fork provisioner, and the warm servers live as long as the check.
   ipykernel, pandas and matplotlib are then imported once per check instead of once per notebook.
+- Without ``PYTEST_CURRENT_TEST``: ipykernel does not capture what is written straight to file descriptors 1
+  and 2 (a C library's warning, a subprocess's stderr) in a kernel that sees it, and ``eig run``, which
+  records that output, would then disagree with the check.
 - A kernel that dies while a cell runs (killed for lack of memory, a crash in a C library) fails that cell
   within seconds, saying so: nbval alone waits for its reply until the cell timeout (2,000 s by default).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from queue import Empty
 from typing import Any
 
@@ -43,7 +47,8 @@ def pytest_configure(config: Any) -> None:
             eig_workspace = root
 
             def __init__(self, kernel_name: str, cwd: str | None = None, *args: Any, **kwargs: Any) -> None:
-                super().__init__(kernel_name, root or cwd, *args, **kwargs)
+                with _not_seen_by_the_kernel("PYTEST_CURRENT_TEST"):
+                    super().__init__(kernel_name, root or cwd, *args, **kwargs)
 
             def await_reply(self, msg_id: str, timeout: float | None = None) -> None:
                 """nbval's wait for a cell's reply, in slices of POLL_SECONDS between which the kernel must
@@ -77,6 +82,18 @@ def pytest_configure(config: Any) -> None:
         kernel.KernelManager = ForkedKernelManager
         _warm = contextlib.ExitStack()
         _warm.enter_context(fastkernel.warm_kernels())
+
+
+@contextlib.contextmanager
+def _not_seen_by_the_kernel(name: str) -> Iterator[None]:
+    """``name`` out of this process's environment while a kernel starts (it copies the environment), back
+    after (pytest sets and removes it around each test)."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
 
 
 def pytest_unconfigure(config: Any) -> None:
