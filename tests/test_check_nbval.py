@@ -189,3 +189,24 @@ def test_what_a_cell_writes_to_file_descriptor_2_is_recorded_by_eig_run_and_chec
     assert any(out.get("name") == "stderr" and "descripteur 2" in out.get("text", "") for out in outputs)
     checked = subprocess.run([*eig, "check"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_kernels_started_within_pytest_record_file_descriptor_2_as_from_a_terminal(tmp_path: Path) -> None:
+    """eigkit.run called from a test (as here, or in a défi's own tests): its kernels do not see pytest's
+    PYTEST_CURRENT_TEST either, so what a cell writes to file descriptor 2 is recorded as from a terminal."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from eigkit.runner.execute import run
+
+    root = make_workspace(tmp_path, {})
+    cell = "import os\nos.write(2, b'sur le descripteur 2\\n')\nprint(os.environ.get('PYTEST_CURRENT_TEST'))"
+    notebook = new_notebook(cells=[new_code_cell(cell)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "notebooks" / "01-descripteur.ipynb")
+    result = run(workspace=root, progress=False)
+    assert result.ok
+    outputs = nbformat.read(result.run_dir / result.runs[0]["output"], as_version=4).cells[0].outputs
+    texts = {out.get("name"): out.get("text", "") for out in outputs}
+    assert "sur le descripteur 2" in texts.get("stderr", "") and texts.get("stdout") == "None\n", outputs

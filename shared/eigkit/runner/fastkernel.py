@@ -61,6 +61,10 @@ RUN_SCOPED_VARIABLES = frozenset(
         "PYTEST_CURRENT_TEST",
     }
 )
+# pytest's per-test marker: ipykernel does not capture file descriptors 1 and 2 in a kernel that sees it, so a
+# kernel started from within pytest (eig check's nbval, eigkit.run in a défi's own tests) would record less
+# output than one started from a terminal. No kernel the kit starts gets it.
+HIDDEN_FROM_KERNELS = ("PYTEST_CURRENT_TEST",)
 # Every kernel the kit starts: pydevd (imported by ipykernel's debugger) otherwise prints "Debugger
 # warning: It seems that frozen modules are being used..." on the terminal from every kernel.
 QUIET_DEBUGGER = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}

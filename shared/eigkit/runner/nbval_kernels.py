@@ -5,9 +5,9 @@
 - Forked from a warm server where ``eig run`` forks them (Linux, ``EIG_FAST_KERNEL`` not ``0``): the
   kernels' kernel spec names the kit's fork provisioner, and the warm servers live as long as the check.
   ipykernel, pandas and matplotlib are then imported once per check instead of once per notebook.
-- Without ``PYTEST_CURRENT_TEST``: ipykernel does not capture what is written straight to file descriptors 1
-  and 2 (a C library's warning, a subprocess's stderr) in a kernel that sees it, and ``eig run``, which
-  records that output, would then disagree with the check.
+- Without ``PYTEST_CURRENT_TEST`` (``fastkernel.HIDDEN_FROM_KERNELS``), as ``eig run``'s kernels: ipykernel
+  does not capture what is written straight to file descriptors 1 and 2 (a C library's warning, a
+  subprocess's stderr) in a kernel that sees it, and the check would disagree with the run.
 - A kernel that dies while a cell runs (killed for lack of memory, a crash in a C library) fails that cell
   within seconds, saying so: nbval alone waits for its reply until the cell timeout (2,000 s by default).
 """
@@ -47,7 +47,7 @@ def pytest_configure(config: Any) -> None:
             eig_workspace = root
 
             def __init__(self, kernel_name: str, cwd: str | None = None, *args: Any, **kwargs: Any) -> None:
-                with _not_seen_by_the_kernel("PYTEST_CURRENT_TEST"):
+                with _not_seen_by_the_kernel(fastkernel.HIDDEN_FROM_KERNELS):
                     super().__init__(kernel_name, root or cwd, *args, **kwargs)
 
             def await_reply(self, msg_id: str, timeout: float | None = None) -> None:
@@ -85,15 +85,14 @@ def pytest_configure(config: Any) -> None:
 
 
 @contextlib.contextmanager
-def _not_seen_by_the_kernel(name: str) -> Iterator[None]:
-    """``name`` out of this process's environment while a kernel starts (it copies the environment), back
-    after (pytest sets and removes it around each test)."""
-    value = os.environ.pop(name, None)
+def _not_seen_by_the_kernel(names: tuple[str, ...]) -> Iterator[None]:
+    """``names`` out of this process's environment while a kernel starts (it copies the environment), back
+    after (pytest sets and removes PYTEST_CURRENT_TEST around each test)."""
+    values = {name: os.environ.pop(name) for name in names if name in os.environ}
     try:
         yield
     finally:
-        if value is not None:
-            os.environ[name] = value
+        os.environ.update(values)
 
 
 def pytest_unconfigure(config: Any) -> None:

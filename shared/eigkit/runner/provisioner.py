@@ -294,8 +294,11 @@ class FastKernelManager(AsyncKernelManager):
         return ForkKernelSpecManager(data_dir=self.data_dir)
 
     async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-        """Start the kernel with ``kernel_env`` (and a quiet debugger) on top of its environment."""
+        """Start the kernel with ``kernel_env`` (and a quiet debugger) on top of its environment, without the
+        variables kernels never get (:data:`~eigkit.runner.fastkernel.HIDDEN_FROM_KERNELS`)."""
         if self.transport == "ipc" and not os.path.isabs(self.ip):
             self.ip = private_ipc_prefix()  # jupyter_client's relative default races (see FastKernelClient)
         env = {**fastkernel.QUIET_DEBUGGER, **(kw.pop("env", None) or os.environ), **self.kernel_env}
+        for name in fastkernel.HIDDEN_FROM_KERNELS:
+            env.pop(name, None)
         await super().start_kernel(env=env, **kw)
