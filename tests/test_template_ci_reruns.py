@@ -19,11 +19,11 @@ import yaml
 from conftest import KIT, OFFLINE_ENV, bake_project
 from data_server import DataGouvServer
 from eigkit.data.registry import SAMPLES_DIR, entry
+from eigkit.runner.lean_imports import run_module_code
 
 # `python -m check_jsonschema` without jsonschema's IRI checker (seconds of CPU at import, and no schema here
 # has an IRI format): see eigkit.runner.lean_imports
-CHECK_JSONSCHEMA = [sys.executable, "-c", "import runpy, eigkit.runner.lean_imports; "
-                    "runpy.run_module('check_jsonschema', run_name='__main__', alter_sys=True)"]  # fmt: skip
+CHECK_JSONSCHEMA = [sys.executable, "-c", run_module_code("check_jsonschema")]
 GITHUB = ".github/workflows/notebooks.yml"
 GITLAB = ".gitlab-ci.yml"
 BAAC_2023 = Path(__file__).parent / "data" / "baac" / "caract-2023.csv"  # real ONISR file (first rows)

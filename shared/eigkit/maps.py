@@ -65,9 +65,8 @@ def choropleth(
     )
     style = {"column": "valeur", "cmap": cmap, "norm": norm, "edgecolor": "white", "linewidth": 0.3,
              "missing_kwds": MISSING}  # fmt: skip
-    drawn = {}
     with _one_draw_at_the_end(ax.figure):
-        _draw_all(ax, shown, style, drawn, overseas=overseas, ile_de_france=ile_de_france, fontsize=fontsize)
+        drawn = _draw_all(ax, shown, style, overseas=overseas, ile_de_france=ile_de_france, fontsize=fontsize)
     if label is not None or values is not None:
         colorbar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
         colorbar.set_label(label or "", fontsize=fontsize + 1)
@@ -96,16 +95,10 @@ def _one_draw_at_the_end(figure: Any) -> Iterator[None]:
 
 
 def _draw_all(
-    ax: Any,
-    shown: Any,
-    style: dict[str, Any],
-    drawn: dict[str, Any],
-    *,
-    overseas: bool,
-    ile_de_france: bool,
-    fontsize: float,
-) -> None:
-    """Metropolitan France on ``ax``, then the overseas and Île-de-France insets; each axes in ``drawn``."""
+    ax: Any, shown: Any, style: dict[str, Any], *, overseas: bool, ile_de_france: bool, fontsize: float
+) -> dict[str, Any]:
+    """Metropolitan France on ``ax``, then the overseas and Île-de-France insets; the axes drawn, by name."""
+    drawn = {}
     metropole = shown[~shown["code"].isin(OVERSEAS) & ~shown["outre_mer"]].to_crs(projected_crs(METROPOLE))
     _draw(ax, metropole, style)
     _leave_margins(ax, metropole.total_bounds, overseas, ile_de_france)
@@ -121,6 +114,7 @@ def _draw_all(
             drawn[code] = inset
     if ile_de_france and shown["code"].isin(PETITE_COURONNE).any():
         drawn["ile-de-france"] = _ile_de_france(ax, metropole, style, fontsize)
+    return drawn
 
 
 def _draw(ax: Any, frame: Any, style: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from eigkit.runner import manifest as manifests
 from eigkit.runner.execute import PathLike, RunnerError, find_workspace
 from eigkit.runner.fastkernel import QUIET_DEBUGGER
+from eigkit.runner.lean_imports import run_module_code
 
 KIT_SANITIZE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
 
@@ -119,7 +120,7 @@ def check(
     command = [
         sys.executable,
         "-c",
-        "import sys, eigkit.runner.lean_imports, pytest; sys.exit(pytest.main(sys.argv[1:]))",
+        run_module_code("pytest"),
         "--nbval-lax" if lax else "--nbval",
         "--nbval-sanitize-with",
         str(sanitize_file(root)),

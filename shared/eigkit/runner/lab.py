@@ -30,15 +30,13 @@ from typing import Any
 
 from eigkit.runner.execute import PathLike, RunnerError, find_workspace
 from eigkit.runner.fastkernel import QUIET_DEBUGGER
+from eigkit.runner.lean_imports import run_module_code
 from eigkit.runner.lifeline import set_parent_death_signal
 
 HOST = "127.0.0.1"
 # ``python -m jupyterlab``, after the kit's lean imports: jupyter-events imports jsonschema, whose unused IRI
 # checker alone costs seconds of CPU at every start (eigkit.runner.lean_imports says why).
-LAB_MAIN = (
-    "import runpy, eigkit.runner.lean_imports; "
-    "runpy.run_module('jupyterlab', run_name='__main__', alter_sys=True)"
-)
+LAB_MAIN = run_module_code("jupyterlab")
 ANY_ADDRESS = {"", "0.0.0.0", "::", "*"}
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 

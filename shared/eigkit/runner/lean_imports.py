@@ -12,7 +12,7 @@
   papermill then keeps its "install boto3" stub for ``s3://`` paths, as when boto3 is not installed.
 
 Nothing else changes. Import this module first in processes the kit owns (``eig``, pool workers,
-``eig check``).
+``eig check``, ``eig lab``: :func:`run_module_code`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def skip_papermill_s3_handler() -> bool:
         return False
     sys.modules.setdefault(PAPERMILL_S3, None)  # type: ignore[assignment]
     return True
+
+
+def run_module_code(module: str) -> str:
+    """Code for ``python -c``: ``python -m module`` with this module imported first (the lean imports), for
+    the processes the kit starts (``eig check``'s pytest, ``eig lab``'s JupyterLab)."""
+    return (
+        "import runpy, eigkit.runner.lean_imports; "
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
 
 
 skip_unused_iri_checker()

@@ -55,9 +55,9 @@ def pytest_configure(config: Any) -> None:
                 still be alive (Empty at the cell timeout, as nbval expects)."""
                 deadline = None if timeout is None else time.monotonic() + float(timeout)
                 while True:
-                    left = POLL_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+                    left = POLL_SECONDS if deadline is None else deadline - time.monotonic()
                     try:
-                        return super().await_reply(msg_id, timeout=min(POLL_SECONDS, left))
+                        return super().await_reply(msg_id, timeout=max(0.0, min(POLL_SECONDS, left)))
                     except Empty:
                         if deadline is not None and time.monotonic() >= deadline:
                             raise
