@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from data_server import DataGouvServer
+from data_server import DataGouvServer, serve_in_background
 from eigkit import data
 from eigkit.data import storage
 from eigkit.data.registry import SAMPLES_DIR, entry
@@ -280,7 +279,7 @@ def test_the_temporary_credentials_are_the_ones_sent(s3, monkeypatch):
             self.end_headers()
 
     with ThreadingHTTPServer(("127.0.0.1", 0), Recorder) as recorder:
-        threading.Thread(target=recorder.serve_forever, daemon=True).start()
+        serve_in_background(recorder)
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{recorder.server_address[1]}")
         monkeypatch.setenv("AWS_SESSION_TOKEN", "jeton-de-session-temporaire")
         with pytest.raises(data.DataError, match="does not exist"):
