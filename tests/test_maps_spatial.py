@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eigkit import data
+from eigkit import data, spatial
 from eigkit.data.errors import DataError
 from eigkit.maps import choropleth
-from eigkit.spatial import area_km2, nearest, points_around, territory_of
+from eigkit.spatial import area_km2, nearest, points_around, projected_crs, territory_of
 
 # Haversine (sphere of mean radius) against ellipsoidal projected distances: the sphere is off by up to 0.5 %,
 # Lambert-93's scale by up to 0.3 % in metropolitan France (UTM overseas: 0.04 %). Tolerance: 1 % + 1 m.
@@ -109,6 +109,68 @@ def test_distances_equal_a_brute_force_haversine_search_on_the_samples():
             assert found.loc[row.Index, "target"] == cameras.index[usable][order[0]]
         compared += 1
     assert compared >= 100  # not vacuous: the samples hold hundreds of located accidents
+
+
+def _projected_xy(frame: pd.DataFrame, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    import geopandas
+
+    points = geopandas.points_from_xy(frame["long"], frame["lat"], crs="EPSG:4326").to_crs(crs)
+    return np.asarray(points.x), np.asarray(points.y)
+
+
+@pytest.mark.parametrize("block", [spatial.SEARCH_BLOCK, 3])
+def test_the_nearest_camera_in_service_is_the_one_a_search_of_every_camera_in_service_finds(
+    block, monkeypatch
+):
+    """Exactly what trying every camera in service on the accident's day gives, in the territory's projected
+    metres: the same camera (ties: the one listed first) and the same distance. On the real samples, where the
+    nearest camera of the whole published park was often installed after the accident (those are searched
+    ``block`` points at a time)."""
+    monkeypatch.setattr(spatial, "SEARCH_BLOCK", block)
+    accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
+    accidents = accidents[~((accidents["lat"] == 0) & (accidents["long"] == 0))].reset_index(drop=True)
+    cameras = data.load("radars", source="sample").set_index("id")
+    found = nearest(accidents, cameras, date="datetime", since="date_installation")
+    installed = cameras["date_installation"].dt.tz_localize(None).dt.normalize().to_numpy()
+    camera_territory = cameras["dep"].astype(str).map(territory_of).to_numpy()
+    compared = later_nearest = 0
+    for territory, group in accidents.groupby(accidents["dep"].astype(str).map(territory_of)):
+        mine = camera_territory == territory
+        if not mine.any():
+            assert found.loc[group.index, "distance_km"].isna().all()
+            continue
+        px, py = _projected_xy(group, projected_crs(territory))
+        cx, cy = _projected_xy(cameras[mine], projected_crs(territory))
+        metres = np.hypot(px[:, None] - cx[None, :], py[:, None] - cy[None, :])
+        days = group["datetime"].dt.normalize().to_numpy()
+        in_service = np.isnat(installed[mine])[None, :] | (installed[mine][None, :] <= days[:, None])
+        later_nearest += int((~in_service[np.arange(len(group)), metres.argmin(axis=1)]).sum())
+        metres[~in_service] = np.inf
+        best = metres.argmin(axis=1)  # the first of equal distances: the camera listed first
+        for row, label in enumerate(group.index):
+            if np.isinf(metres[row, best[row]]):
+                assert pd.isna(found.loc[label, "target"])
+                continue
+            assert found.loc[label, "target"] == cameras.index[mine][best[row]]
+            assert found.loc[label, "distance_km"] == pytest.approx(metres[row, best[row]] / 1000, abs=1e-6)
+            compared += 1
+    assert compared >= 100 and later_nearest >= 10  # both ways through nearest() are taken
+
+
+def test_of_two_cameras_at_one_place_the_first_listed_in_service_wins():
+    cameras = pd.DataFrame(
+        [
+            camera(1, 43.60, 1.44, "2019-06-02"),
+            camera(2, 43.60, 1.44, "2010-01-01"),
+            camera(3, 43.60, 1.44, "2010-01-01"),
+        ]
+    ).set_index("id")
+    accidents = pd.DataFrame(
+        {"lat": [43.601] * 2, "long": [1.44] * 2, "dep": ["31"] * 2,
+         "datetime": pd.to_datetime(["2019-06-01 12:00", "2019-06-02 12:00"])}
+    )  # fmt: skip
+    found = nearest(accidents, cameras, date="datetime", since="date_installation")
+    assert found["target"].tolist() == [2, 1]
 
 
 def test_reference_points_are_seeded_and_within_the_radius():

@@ -31,6 +31,7 @@ __all__ = [
 
 WGS84 = "EPSG:4326"
 METROPOLE = "metropole"
+SEARCH_BLOCK = 2048  # points compared with every target at once (2,048 x 3,000 cameras: 50 MB of distances)
 #: projected CRS per territory (INSEE code of the département or collectivité; "metropole" for the rest)
 TERRITORY_CRS = {
     METROPOLE: "EPSG:2154",  # RGF93 v1 / Lambert-93
@@ -131,38 +132,65 @@ def nearest(
         crs = projected_crs(name)
         projected_points = _projected(group, lon, lat, crs)
         projected_targets = _projected(candidates, lon, lat, crs)
-        for members, in_service in _epochs(group, candidates, date, since):
-            if not in_service.any():
-                continue
-            found = _nearest_of(projected_points.loc[members], projected_targets[in_service])
-            result.loc[found.index, "target"] = found["target"].to_numpy()
-            result.loc[found.index, "distance_km"] = found["distance_km"].to_numpy()
+        found = _nearest_of(projected_points, projected_targets)
+        if date is not None:
+            started = _day(candidates[since]).to_numpy()
+            point_day = _day(group[date]).to_numpy()
+            # Where the nearest of all targets was in service on the point's day, no target in service is
+            # nearer, nor as near and listed before it: one join serves most points. The others are searched.
+            later = ~_in_service(found["order"].to_numpy(), started, point_day)
+            if later.any():
+                searched = _nearest_in_service(
+                    projected_points[later], projected_targets, point_day[later], started
+                )
+                for column in found.columns:
+                    found.loc[later, column] = searched[column].to_numpy()
+        result.loc[found.index, "target"] = found["target"].to_numpy()
+        result.loc[found.index, "distance_km"] = found["distance_km"].to_numpy()
     return result
 
 
-def _epochs(
-    group: pd.DataFrame, candidates: pd.DataFrame, date: str | None, since: str | None
-) -> list[tuple[pd.Index, np.ndarray]]:
-    """Groups of points that see the same set of targets in service, with that set as a boolean mask."""
-    if date is None:
-        return [(group.index, np.ones(len(candidates), dtype=bool))]
-    started = _day(candidates[since])
-    days = np.sort(started.dropna().unique())
-    point_days = _day(group[date]).to_numpy()
-    epoch = np.searchsorted(days, point_days, side="right")  # how many installation days are <= the point's
-    groups = []
-    for index in np.unique(epoch):
-        members = group.index[epoch == index]
-        if index == 0:
-            mask = started.isna().to_numpy()
-        else:
-            mask = (started.isna() | (started <= days[index - 1])).to_numpy()
-        groups.append((members, mask))
-    return groups
+def _in_service(order: np.ndarray, started: np.ndarray, point_day: np.ndarray) -> np.ndarray:
+    """Whether each point's target (``order``: its position among the targets, NaN for none) was in service
+    on the point's day (``started`` on or before it, or unknown)."""
+    matched = ~pd.isna(order)
+    target_day = np.full(len(order), np.datetime64("NaT"), dtype="datetime64[ns]")
+    target_day[matched] = started[order[matched].astype(int)]
+    return matched & (np.isnat(target_day) | (target_day <= point_day))
+
+
+def _nearest_in_service(
+    points: Any, targets: Any, point_day: np.ndarray, started: np.ndarray
+) -> pd.DataFrame:
+    """For projected ``points``, the nearest of the projected ``targets`` in service on each point's day, by
+    trying them all (:data:`SEARCH_BLOCK` points at a time); the first listed of equal distances wins."""
+    px, py = np.asarray(points.geometry.x), np.asarray(points.geometry.y)
+    tx, ty = np.asarray(targets.geometry.x), np.asarray(targets.geometry.y)
+    always = np.isnat(started)[None, :]
+    best = np.empty(len(px), dtype=int)
+    metres = np.empty(len(px))
+    for first in range(0, len(px), SEARCH_BLOCK):
+        block = slice(first, first + SEARCH_BLOCK)
+        distance = np.hypot(px[block, None] - tx[None, :], py[block, None] - ty[None, :])
+        distance[~(always | (started[None, :] <= point_day[block, None]))] = np.inf
+        best[block] = distance.argmin(axis=1)  # the first of equal distances
+        metres[block] = distance[np.arange(len(distance)), best[block]]
+    found = np.isfinite(metres)
+    target = pd.Series(pd.NA, index=points.index, dtype="object")
+    target[found] = targets.index.take(best[found])
+    return pd.DataFrame(
+        {
+            "target": target,
+            "order": np.where(found, best, np.nan),
+            "distance_km": np.where(found, metres / 1000, np.nan),
+        },
+        index=points.index,
+    )
 
 
 def _nearest_of(points: Any, targets: Any) -> pd.DataFrame:
-    """sjoin_nearest of projected ``points`` on projected ``targets``: target label and distance (km)."""
+    """sjoin_nearest of projected ``points`` on projected ``targets``: target label, its position in
+    ``targets`` (``order``) and distance (km)."""
     geopandas = _geopandas()
     order = pd.RangeIndex(len(targets))
     right = geopandas.GeoDataFrame({"target_label": targets.index, "target_order": order},
@@ -171,7 +199,11 @@ def _nearest_of(points: Any, targets: Any) -> pd.DataFrame:
     joined = joined.sort_values("target_order", kind="stable")
     joined = joined[~joined.index.duplicated(keep="first")].reindex(points.index)  # ties: first listed
     return pd.DataFrame(
-        {"target": joined["target_label"].to_numpy(), "distance_km": joined["distance_m"].to_numpy() / 1000},
+        {
+            "target": joined["target_label"].to_numpy(dtype="object"),
+            "order": joined["target_order"].to_numpy(),
+            "distance_km": joined["distance_m"].to_numpy() / 1000,
+        },
         index=points.index,
     )
 
