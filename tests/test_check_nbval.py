@@ -29,6 +29,16 @@ def test_kit_sanitize_file_hides_addresses_and_timings_only() -> None:
     )
     assert _sanitize("Wall time: 12.5 ms") == "Wall time: TIME"
     assert _sanitize("total = 0x10 + 42 rows, 2023") == "total = 0x10 + 42 rows, 2023"  # real values stay
+    assert (
+        _sanitize("id0x7f3a2b1c9d60 _0x7f3a2b1c9d60") == "id0x7f3a2b1c9d60 _0x7f3a2b1c9d60"
+    )  # not addresses
+    timeit = "1.23 ms ± 45.6 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)"
+    assert (
+        _sanitize(f"x {timeit}\n12.5 s ± 3 ms per loop (mean ± std. dev. of 1 run, 1 loop each)")
+        == "x TIMEIT\nTIMEIT"
+    )
+    svg = '<path d="M 10.5 20.25 L 30 40.125 z"/>' * 1000  # numbers everywhere, nothing to hide
+    assert _sanitize(svg) == svg
 
 
 def test_workspace_sanitize_file_wins_over_the_kit_one(tmp_path: Path) -> None:
