@@ -511,6 +511,25 @@ def test_os_threads_names_native_threads_python_does_not_see():
     assert len(names) > threading.active_count()
 
 
+ENDING_THREAD = """\
+import sys, threading, time
+from eigkit.runner import forkserver
+
+threading.Thread(target=time.sleep, args=(float(sys.argv[1]),)).start()
+print(repr(forkserver.extra_threads()))"""
+
+
+@pytest.mark.parametrize(("lifetime", "refused"), [(0.05, False), (5.0, True)])
+def test_a_thread_that_is_ending_is_waited_for_and_one_that_lives_on_is_named(lifetime, refused):
+    """A server whose extra thread ends at once (OpenBLAS's, just stopped, still listed on a loaded machine)
+    forks; one whose thread lives on is refused, naming the threads."""
+    done = subprocess.run(
+        [sys.executable, "-c", ENDING_THREAD, str(lifetime)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout.strip() != "''") is refused, done.stdout
+
+
 NO_FORK_PROBE = """\
 import json, os
 from ipykernel.kernelapp import IPKernelApp

@@ -63,6 +63,7 @@ WARM_MODULES = (
 _NEVER_WARM = ("matplotlib_inline",)
 _TASKS = "/proc/self/task"
 _HEADER = struct.Struct(">I")
+THREAD_EXIT_WAIT = 0.5  # seconds an ending thread is waited for before a fork is refused
 REPLY_TIMEOUT = 30.0  # seconds: a request (fork, poll) is answered at once; silence means a stuck server
 _PR_SET_PDEATHSIG = 1
 
@@ -174,10 +175,16 @@ def os_threads() -> list[str]:
     return names
 
 
-def extra_threads() -> str:
-    """'' when this process has a single OS thread, else the names of its threads, for a message."""
+def extra_threads(wait: float = THREAD_EXIT_WAIT) -> str:
+    """'' when this process has a single OS thread, else the names of its threads, for a message.
+
+    A thread that is ending (OpenBLAS's, just stopped) is waited for up to ``wait`` seconds: a joined thread
+    stays listed in /proc for a moment, longer on a loaded or traced machine, and the server would refuse.
+    """
     stop_blas_threads()
-    names = os_threads()
+    deadline = time.monotonic() + wait
+    while len(names := os_threads()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.002)
     return "" if len(names) == 1 else ", ".join(sorted(names))
 
 
