@@ -118,15 +118,20 @@ def _projected_xy(frame: pd.DataFrame, crs: str) -> tuple[np.ndarray, np.ndarray
     return np.asarray(points.x), np.asarray(points.y)
 
 
-@pytest.mark.parametrize("block", [spatial.SEARCH_BLOCK, 3])
+@pytest.mark.parametrize(
+    ("cells", "per_epoch"),
+    [(spatial.SEARCH_CELLS, spatial.POINTS_PER_EPOCH_JOIN), (1, 10**9), (spatial.SEARCH_CELLS, 0)],
+    ids=["as-shipped", "searched-one-point-at-a-time", "joined-per-epoch"],
+)
 def test_the_nearest_camera_in_service_is_the_one_a_search_of_every_camera_in_service_finds(
-    block, monkeypatch
+    cells, per_epoch, monkeypatch
 ):
     """Exactly what trying every camera in service on the accident's day gives, in the territory's projected
     metres: the same camera (ties: the one listed first) and the same distance. On the real samples, where the
-    nearest camera of the whole published park was often installed after the accident (those are searched
-    ``block`` points at a time)."""
-    monkeypatch.setattr(spatial, "SEARCH_BLOCK", block)
+    nearest camera of the whole published park was often installed after the accident (those are searched, in
+    blocks of ``cells`` distances, or joined per epoch)."""
+    monkeypatch.setattr(spatial, "SEARCH_CELLS", cells)
+    monkeypatch.setattr(spatial, "POINTS_PER_EPOCH_JOIN", per_epoch)
     accidents = data.load("baac.caracteristiques", source="sample").dropna(subset=["lat", "long"])
     accidents = accidents[~((accidents["lat"] == 0) & (accidents["long"] == 0))].reset_index(drop=True)
     cameras = data.load("radars", source="sample").set_index("id")
@@ -171,6 +176,46 @@ def test_of_two_cameras_at_one_place_the_first_listed_in_service_wins():
     )  # fmt: skip
     found = nearest(accidents, cameras, date="datetime", since="date_installation")
     assert found["target"].tolist() == [2, 1]
+
+
+def test_dates_far_ahead_unreadable_dates_near_ties_and_tuple_labels():
+    """Found by an attack on nearest(): an installation in 9999 is not in service (nanoseconds wrap past
+    2262), an unreadable accident date counts as missing, a near-tie falls as in the join
+    (GEOS's distance formula, to the last bit) whatever other cameras exist; MultiIndex labels stay whole."""
+    paris = {"dep": "75", "date": pd.to_datetime(["2020-06-01"])}
+    far_ahead = pd.DataFrame(
+        {
+            "lat": [48.85, 48.90],
+            "long": [2.35, 2.35],
+            "dep": "75",
+            "since": pd.to_datetime(["9999-12-31", "2015-01-01"]),
+        },
+        index=["near", "far"],
+    )
+    found = nearest(
+        pd.DataFrame({"lat": [48.851], "long": [2.35], **paris}), far_ahead, date="date", since="since"
+    )
+    assert found["target"].tolist() == ["far"]
+
+    unreadable = pd.DataFrame({"lat": [48.851], "long": [2.35], "dep": "75", "date": [""]})
+    found = nearest(unreadable, far_ahead, date="date", since="since")
+    assert pd.isna(found["target"].iloc[0]) and np.isnan(found["distance_km"].iloc[0])
+
+    cameras = pd.DataFrame(
+        {
+            "long": [2.3627, 2.36353813856942, 2.3501],
+            "lat": [48.8531, 48.850167650796244, 48.85],
+            "dep": "75",
+            "since": pd.to_datetime(["2010-01-01", "2010-01-01", "2030-01-01"]),
+        },
+        index=["A", "B", "C"],
+    )
+    accident = pd.DataFrame({"long": [2.35], "lat": [48.85], **paris})
+    with_c = nearest(accident, cameras, date="date", since="since")
+    assert with_c["target"].tolist() == nearest(accident, cameras.drop("C"))["target"].tolist() == ["A"]
+
+    cameras.index = pd.MultiIndex.from_tuples([("paris", 1), ("paris", 2), ("paris", 3)])
+    assert nearest(accident, cameras, date="date", since="since")["target"].tolist() == [("paris", 1)]
 
 
 def test_reference_points_are_seeded_and_within_the_radius():

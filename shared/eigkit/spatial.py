@@ -31,7 +31,8 @@ __all__ = [
 
 WGS84 = "EPSG:4326"
 METROPOLE = "metropole"
-SEARCH_BLOCK = 2048  # points compared with every target at once (2,048 x 3,000 cameras: 50 MB of distances)
+SEARCH_CELLS = 2_000_000  # point-target distances computed at once by the search (16 MB per array)
+POINTS_PER_EPOCH_JOIN = 300  # above this many points per group seeing the same targets, a join per group wins
 #: projected CRS per territory (INSEE code of the département or collectivité; "metropole" for the rest)
 TERRITORY_CRS = {
     METROPOLE: "EPSG:2154",  # RGF93 v1 / Lambert-93
@@ -87,6 +88,12 @@ def _day(values: pd.Series) -> pd.Series:
     return values.dt.normalize()
 
 
+def _days(values: pd.Series) -> np.ndarray:
+    """:func:`_day` as ``datetime64[D]``: whole days compare exactly, from year -2**63 days to +2**63 days
+    (nanoseconds would wrap past 2262)."""
+    return _day(values).to_numpy().astype("datetime64[D]")
+
+
 def nearest(
     points: pd.DataFrame,
     targets: pd.DataFrame,
@@ -121,7 +128,7 @@ def nearest(
     )
     usable = points[lon].notna() & points[lat].notna()
     if date is not None:
-        usable &= points[date].notna()
+        usable &= pd.Series(~np.isnat(_days(points[date])), index=points.index)
     point_territory = points[territory].astype(str).map(territory_of)
     target_territory = targets[territory].astype(str).map(territory_of)
     targets = targets[targets[lon].notna() & targets[lat].notna()]
@@ -134,8 +141,7 @@ def nearest(
         projected_targets = _projected(candidates, lon, lat, crs)
         found = _nearest_of(projected_points, projected_targets)
         if date is not None:
-            started = _day(candidates[since]).to_numpy()
-            point_day = _day(group[date]).to_numpy()
+            started, point_day = _days(candidates[since]), _days(group[date])
             # Where the nearest of all targets was in service on the point's day, no target in service is
             # nearer, nor as near and listed before it: one join serves most points. The others are searched.
             later = ~_in_service(found["order"].to_numpy(), started, point_day)
@@ -154,7 +160,7 @@ def _in_service(order: np.ndarray, started: np.ndarray, point_day: np.ndarray) -
     """Whether each point's target (``order``: its position among the targets, NaN for none) was in service
     on the point's day (``started`` on or before it, or unknown)."""
     matched = ~pd.isna(order)
-    target_day = np.full(len(order), np.datetime64("NaT"), dtype="datetime64[ns]")
+    target_day = np.full(len(order), np.datetime64("NaT"), dtype=started.dtype)
     target_day[matched] = started[order[matched].astype(int)]
     return matched & (np.isnat(target_day) | (target_day <= point_day))
 
@@ -162,22 +168,54 @@ def _in_service(order: np.ndarray, started: np.ndarray, point_day: np.ndarray) -
 def _nearest_in_service(
     points: Any, targets: Any, point_day: np.ndarray, started: np.ndarray
 ) -> pd.DataFrame:
-    """For projected ``points``, the nearest of the projected ``targets`` in service on each point's day, by
-    trying them all (:data:`SEARCH_BLOCK` points at a time); the first listed of equal distances wins."""
+    """For projected ``points``, the nearest of the projected ``targets`` in service on each point's day (the
+    first listed of equal distances): one join per group of points that see the same targets in service when
+    few groups hold many points (a large park installed on few days), else a search of every target."""
+    days = np.unique(started[~np.isnat(started)])
+    epoch = np.searchsorted(days, point_day, side="right")  # how many installation days are <= the point's
+    epochs = np.unique(epoch)
+    if len(points) > POINTS_PER_EPOCH_JOIN * len(epochs):
+        return _by_epoch(points, targets, epoch, epochs, days, started)
+    return _by_search(points, targets, point_day, started)
+
+
+def _by_epoch(
+    points: Any, targets: Any, epoch: np.ndarray, epochs: np.ndarray, days: np.ndarray, started: np.ndarray
+) -> pd.DataFrame:
+    """One nearest join per epoch: the points that see the same targets in service, on those targets."""
+    found = pd.DataFrame({"target": pd.NA, "order": np.nan, "distance_km": np.nan}, index=points.index)
+    found = found.astype({"target": "object"})
+    for index in epochs:
+        in_service = np.isnat(started) | (
+            started <= days[index - 1] if index else np.zeros(len(started), bool)
+        )
+        if in_service.any():
+            joined = _nearest_of(points[epoch == index], targets[in_service])
+            for column in ("target", "distance_km"):
+                found.loc[joined.index, column] = joined[column].to_numpy()
+    return found
+
+
+def _by_search(points: Any, targets: Any, point_day: np.ndarray, started: np.ndarray) -> pd.DataFrame:
+    """Every target in service tried for every point, :data:`SEARCH_CELLS` distances at a time, each measured
+    as GEOS measures it (so that near-ties fall as in the join)."""
     px, py = np.asarray(points.geometry.x), np.asarray(points.geometry.y)
     tx, ty = np.asarray(targets.geometry.x), np.asarray(targets.geometry.y)
     always = np.isnat(started)[None, :]
+    step = max(1, SEARCH_CELLS // max(len(tx), 1))
     best = np.empty(len(px), dtype=int)
     metres = np.empty(len(px))
-    for first in range(0, len(px), SEARCH_BLOCK):
-        block = slice(first, first + SEARCH_BLOCK)
-        distance = np.hypot(px[block, None] - tx[None, :], py[block, None] - ty[None, :])
+    for first in range(0, len(px), step):
+        block = slice(first, first + step)
+        dx, dy = px[block, None] - tx[None, :], py[block, None] - ty[None, :]
+        distance = np.sqrt(dx * dx + dy * dy)
         distance[~(always | (started[None, :] <= point_day[block, None]))] = np.inf
         best[block] = distance.argmin(axis=1)  # the first of equal distances
         metres[block] = distance[np.arange(len(distance)), best[block]]
     found = np.isfinite(metres)
+    labels = pd.Series(list(targets.index), dtype="object").to_numpy()  # tuples of a MultiIndex stay whole
     target = pd.Series(pd.NA, index=points.index, dtype="object")
-    target[found] = targets.index.take(best[found])
+    target[found] = labels[best[found]]
     return pd.DataFrame(
         {
             "target": target,
