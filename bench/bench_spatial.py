@@ -10,8 +10,8 @@ by up to 2 km (seeded), so that many accidents meet a camera installed after the
 Side by side, on the same frames, in one run:
 - per epoch: what ``nearest`` did before, one ``geopandas.sjoin_nearest`` per territory and per group of
   accidents that see the same cameras in service (one group per installation day at most);
-- ``nearest``: one join per territory, then a search of the cameras in service for the accidents whose
-  nearest camera was installed after them.
+- ``nearest``: one join per territory, then, for the accidents whose nearest camera was installed after them,
+  a search of the cameras in service (or one join per epoch, when few epochs hold many of them).
 It checks that both give the same camera and distance for every accident, prints the times (best of
 ``--repeat``), then last ``ratio=<nearest / per epoch>``.
 """
