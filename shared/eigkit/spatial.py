@@ -80,18 +80,13 @@ def _projected(frame: pd.DataFrame, lon: str, lat: str, crs: str) -> Any:
     return geopandas.GeoDataFrame(index=frame.index, geometry=points).to_crs(crs)
 
 
-def _day(values: pd.Series) -> pd.Series:
-    """Calendar days of timestamps (time-zone aware ones in their own zone), as naive midnight."""
+def _days(values: pd.Series) -> np.ndarray:
+    """Calendar days of timestamps (time-zone aware ones in their own zone) as ``datetime64[D]``: whole days
+    compare exactly at any date (nanoseconds would wrap past 2262); what does not read as a date is NaT."""
     values = pd.to_datetime(values)
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_localize(None)
-    return values.dt.normalize()
-
-
-def _days(values: pd.Series) -> np.ndarray:
-    """:func:`_day` as ``datetime64[D]``: whole days compare exactly, from year -2**63 days to +2**63 days
-    (nanoseconds would wrap past 2262)."""
-    return _day(values).to_numpy().astype("datetime64[D]")
+    return values.to_numpy().astype("datetime64[D]")
 
 
 def nearest(
@@ -128,7 +123,8 @@ def nearest(
     )
     usable = points[lon].notna() & points[lat].notna()
     if date is not None:
-        usable &= pd.Series(~np.isnat(_days(points[date])), index=points.index)
+        point_days = pd.Series(_days(points[date]), index=points.index)
+        usable &= point_days.notna()
     point_territory = points[territory].astype(str).map(territory_of)
     target_territory = targets[territory].astype(str).map(territory_of)
     targets = targets[targets[lon].notna() & targets[lat].notna()]
@@ -141,7 +137,7 @@ def nearest(
         projected_targets = _projected(candidates, lon, lat, crs)
         found = _nearest_of(projected_points, projected_targets)
         if date is not None:
-            started, point_day = _days(candidates[since]), _days(group[date])
+            started, point_day = _days(candidates[since]), point_days[group.index].to_numpy()
             # Where the nearest of all targets was in service on the point's day, no target in service is
             # nearer, nor as near and listed before it: one join serves most points. The others are searched.
             later = ~_in_service(found["order"].to_numpy(), started, point_day)
@@ -149,7 +145,7 @@ def nearest(
                 searched = _nearest_in_service(
                     projected_points[later], projected_targets, point_day[later], started
                 )
-                for column in found.columns:
+                for column in ("target", "distance_km"):
                     found.loc[later, column] = searched[column].to_numpy()
         result.loc[found.index, "target"] = found["target"].to_numpy()
         result.loc[found.index, "distance_km"] = found["distance_km"].to_numpy()
@@ -183,12 +179,11 @@ def _by_epoch(
     points: Any, targets: Any, epoch: np.ndarray, epochs: np.ndarray, days: np.ndarray, started: np.ndarray
 ) -> pd.DataFrame:
     """One nearest join per epoch: the points that see the same targets in service, on those targets."""
-    found = pd.DataFrame({"target": pd.NA, "order": np.nan, "distance_km": np.nan}, index=points.index)
-    found = found.astype({"target": "object"})
+    found = pd.DataFrame({"target": pd.NA, "distance_km": np.nan}, index=points.index).astype(
+        {"target": "object"}
+    )
     for index in epochs:
-        in_service = np.isnat(started) | (
-            started <= days[index - 1] if index else np.zeros(len(started), bool)
-        )
+        in_service = (np.isnat(started) | (started <= days[index - 1])) if index else np.isnat(started)
         if in_service.any():
             joined = _nearest_of(points[epoch == index], targets[in_service])
             for column in ("target", "distance_km"):
@@ -217,12 +212,7 @@ def _by_search(points: Any, targets: Any, point_day: np.ndarray, started: np.nda
     target = pd.Series(pd.NA, index=points.index, dtype="object")
     target[found] = labels[best[found]]
     return pd.DataFrame(
-        {
-            "target": target,
-            "order": np.where(found, best, np.nan),
-            "distance_km": np.where(found, metres / 1000, np.nan),
-        },
-        index=points.index,
+        {"target": target, "distance_km": np.where(found, metres / 1000, np.nan)}, index=points.index
     )
 
 
