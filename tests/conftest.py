@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from filelock import FileLock
 
 import eigkit.runner.lean_imports  # noqa: F401  (before the tests import nbformat: see addopts' -p no:nbval)
 from eigkit.workspace.bake import KIT_INPUTS
+from eigkit.workspace.hook_files import removed_afterwards
 
 KIT = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {
@@ -55,15 +57,16 @@ def bake_project(output_dir: Path, config_file: Path, template: Path | str = KIT
     workspace. ``values`` are template variables (``defi_kind="pompiers"``, ``ci_provider="both"``...)."""
     from cookiecutter.main import cookiecutter
 
-    return Path(
-        cookiecutter(
-            str(template),
-            no_input=True,
-            extra_context=values,
-            output_dir=str(output_dir),
-            config_file=str(config_file),
+    with removed_afterwards():  # cookiecutter's rendered hooks: not left in /tmp by the tests either
+        return Path(
+            cookiecutter(
+                str(template),
+                no_input=True,
+                extra_context=values,
+                output_dir=str(output_dir),
+                config_file=str(config_file),
+            )
         )
-    )
 
 
 def git(folder: Path, *args: str) -> str:
@@ -100,6 +103,16 @@ def copy_kit(target: Path) -> Path:
 def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary cookiecutter config (clones and replays under a temp folder)."""
     return write_cookiecutter_config(tmp_path_factory.mktemp("cookiecutter"))
+
+
+@pytest.fixture
+def system_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process's temporary folder (``tempfile.tempdir``) for this test alone, empty at the start: the
+    test asserts what the code under test leaves in it."""
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

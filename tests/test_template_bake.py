@@ -203,7 +203,9 @@ def test_hook_finds_the_kit_at_a_commit_of_a_local_template(kit_copy: Path, tmp_
 
 
 def _cli(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **OFFLINE_ENV, "HOME": str(tmp_path)}
+    """Run cookiecutter's or cruft's own command; their rendered hooks (never removed) stay under tmp_path."""
+    (tmp_path / "system-tmp").mkdir(exist_ok=True)
+    env = {**os.environ, **OFFLINE_ENV, "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "system-tmp")}
     return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env)
 
 
@@ -236,9 +238,12 @@ def test_cruft_create_bakes_and_records_the_origin(kit_copy: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_eig_new_records_the_template_and_commits(kit_copy: Path, tmp_path: Path, cookiecutter_config: Path):
+def test_eig_new_records_the_template_and_commits(
+    kit_copy: Path, tmp_path: Path, cookiecutter_config: Path, system_tmp: Path
+):
     workspace = eigkit.new("Cour des comptes, rapports", output_dir=tmp_path, template=kit_copy,
                            config_file=cookiecutter_config, values={"ci_provider": "both"})  # fmt: skip
+    assert list(system_tmp.iterdir()) == []  # cookiecutter's rendered hooks (the answers) are not left behind
     assert workspace == tmp_path / "cour-des-comptes-rapports"
     state = json.loads((workspace / ".cruft.json").read_text(encoding="utf-8"))
     assert (state["template"], state["directory"]) == (str(kit_copy), "template")

@@ -66,7 +66,9 @@ def test_a_kit_source_only_this_machine_can_read_is_reported(
 
 
 @pytest.mark.slow
-def test_update_brings_template_changes_and_keeps_user_edits(kit_and_workspace, monkeypatch):
+def test_update_brings_template_changes_and_keeps_user_edits(
+    system_tmp: Path, kit_and_workspace, monkeypatch
+):
     kit, workspace = kit_and_workspace
     readme = workspace / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + USER_LINE + "\n", encoding="utf-8")
@@ -89,6 +91,7 @@ def test_update_brings_template_changes_and_keeps_user_edits(kit_and_workspace, 
     assert pyproject["tool"]["eig"]["kit_version"] == "9.9.0"
     assert not list(workspace.rglob("*.rej"))
     assert eig(workspace, "update", "--check", monkeypatch=monkeypatch)[0] == 0
+    assert list(system_tmp.iterdir()) == []  # neither the bake nor the update left cookiecutter's hooks there
 
 
 @pytest.mark.slow

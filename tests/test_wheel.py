@@ -51,12 +51,15 @@ def _bake_from_wheel(wheel: Path, tmp_path: Path, values: dict[str, str]) -> Pat
         "print(eigkit.new('Pompiers du Var', kind='pompiers', output_dir=sys.argv[1], no_input=True,"
         " config_file=sys.argv[2], values=json.loads(sys.argv[3])))"
     )
-    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(site)}
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(site), "TMPDIR": str(system_tmp)}
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "out"), str(config), json.dumps(values)],
         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert list(system_tmp.iterdir()) == []  # cookiecutter's rendered hooks (the answers) are not left behind
     module, workspace = (Path(line) for line in result.stdout.strip().splitlines()[-2:])
     assert module.is_relative_to(site)
     return workspace
