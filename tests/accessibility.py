@@ -95,6 +95,7 @@ class Browser:
         )  # fmt: skip
         os.close(commands)
         os.close(replies)
+        self.profile = profile
         self._buffer = b""
         self._next_id = 0
 
@@ -138,7 +139,7 @@ class Browser:
             self.send("Target.closeTarget", targetId=target)
 
     def stop(self) -> None:
-        """Close the browser (and its pipes)."""
+        """Close the browser (and its pipes) and remove its profile folder."""
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -147,6 +148,7 @@ class Browser:
             self.process.wait()
         os.close(self._to_browser)
         os.close(self._from_browser)
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 _browser: Browser | None = None
