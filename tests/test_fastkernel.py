@@ -155,7 +155,7 @@ def test_fast_start_gives_the_outputs_of_the_normal_start(notebooks, tmp_path):
 
 
 EQUALITY_PROBE = """\
-import datetime, json, os, sys, time
+import datetime, gc, json, os, sys, time
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -173,6 +173,7 @@ report = {
                   datetime.datetime(2024, 7, 1, 12).astimezone().isoformat()],
     "threadpools": sorted((pool["internal_api"], pool["num_threads"]) for pool in threadpool_info()),
     "numpy config": np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"],
+    "garbage collector": [gc.isenabled(), gc.get_threshold()],  # the server turns it off while it imports
     "pid": os.getpid(),
     "ppid": os.getppid(),
 }
