@@ -135,9 +135,11 @@ def papermill_loop(notebook: Path, workspace: Path, out: Path) -> tuple[float, d
     return time.perf_counter() - clock, outputs
 
 
-def eig_run(workspace: Path, workers: int | None) -> tuple[float, dict[tuple[str, int], Path]]:
-    """The same runs through `eig run --grid`; (seconds, outputs by parameters)."""
-    command = [str(BIN / "eig"), "run", "notebooks/01-appels.ipynb", "--grid", "grid.yaml"]
+def eig_run(
+    workspace: Path, workers: int | None, extra: tuple[str, ...] = ()
+) -> tuple[float, dict[tuple[str, int], Path]]:
+    """The same runs through `eig run --grid` (plus ``extra`` options); (seconds, outputs by parameters)."""
+    command = [str(BIN / "eig"), "run", "notebooks/01-appels.ipynb", "--grid", "grid.yaml", *extra]
     if workers:
         command += ["--workers", str(workers)]
     clock = time.perf_counter()

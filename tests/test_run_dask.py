@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from eigkit.runner import manifest
+from eigkit.runner import fastkernel, manifest
 from eigkit.runner.execute import RunnerError, run
+from test_fastkernel import wait_gone
 from test_run_workspace import make_workspace
 
 distributed = pytest.importorskip("distributed", reason="the dask extra (eig-kit[dask]) is not installed")
 pytestmark = pytest.mark.slow
+
+
+def warm_servers_of_this_process() -> list[tuple[int, int]]:
+    """(pid, kernels forked) of each warm server of the process it runs in (a Dask worker, here)."""
+    servers = fastkernel.keep_warm_for_life()
+    return [(server.pid, server.forked) for server in servers.servers] if servers else []
 
 
 def test_a_grid_runs_on_a_dask_cluster(tmp_path: Path) -> None:
@@ -23,7 +30,13 @@ def test_a_grid_runs_on_a_dask_cluster(tmp_path: Path) -> None:
         assert address.startswith("tcp://127.0.0.1:")
         grid = {"departement": ["01", "2A", "971"]}
         result = run(grid=grid, cluster=address, workspace=root, progress=False)
+        with distributed.Client(cluster) as client:
+            by_worker = client.run(warm_servers_of_this_process)
+    servers = [server for found in by_worker.values() for server in found]
     assert result.ok, result.runs
+    if fastkernel.available():  # Linux: each worker forked the kernels of its runs from its warm server
+        assert sum(forked for _, forked in servers) == 3, servers
+        assert wait_gone([pid for pid, _ in servers])  # and its servers ended with it
     record = manifest.read(result.run_dir)
     assert record["command"]["cluster"] == address
     assert sorted(entry["parameters"]["departement"] for entry in record["runs"]) == ["01", "2A", "971"]

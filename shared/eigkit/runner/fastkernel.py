@@ -206,6 +206,7 @@ class WarmServers:
 _lock = threading.RLock()
 _warm: WarmServers | None = None
 _depth = 0
+_kept_for_life = False
 
 
 def server_for(cwd: str, env: Mapping[str, str]) -> ForkServer | None:
@@ -224,12 +225,8 @@ def warm_kernels() -> Iterator[WarmServers | None]:
     Nested or repeated use shares the servers; the outermost exit stops them. Yields None when the fast
     start is not available here (runs then use the normal kernel start).
     """
-    global _depth, _warm
-    with _lock:
-        _depth += 1
-        if _depth == 1 and available():
-            _warm = WarmServers()
-        warm = _warm
+    global _depth
+    warm = _enter()
     try:
         yield warm
     finally:
@@ -237,6 +234,32 @@ def warm_kernels() -> Iterator[WarmServers | None]:
             _depth -= 1
             if _depth == 0:
                 _stop_servers()
+
+
+def keep_warm_for_life() -> WarmServers | None:
+    """Fork kernels from warm servers for the rest of this process's life; idempotent.
+
+    For a process that runs notebooks until it is stopped, with no batch to scope the servers to: a Dask
+    worker runs the tasks of one ``eig run --cluster`` after another. Its servers (at most ``MAX_SERVERS``
+    idle ones) end with it: stopped at exit, and a server whose owner dies, however it dies, sees its stdin
+    close and stops with its kernels.
+    """
+    global _kept_for_life
+    with _lock:
+        if not _kept_for_life:
+            _kept_for_life = True
+            _enter()
+        return _warm
+
+
+def _enter() -> WarmServers | None:
+    """One more user of this process's warm servers (made by the first); the servers, or None."""
+    global _depth, _warm
+    with _lock:
+        _depth += 1
+        if _depth == 1 and available():
+            _warm = WarmServers()
+        return _warm
 
 
 def _stop_servers() -> None:

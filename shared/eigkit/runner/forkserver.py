@@ -354,6 +354,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self.owner_pid = os.getpid()
         self.kernels: set[int] = set()  # forked kernels not forgotten yet (running, or exited unreaped)
+        self.forked = 0  # kernels forked so far
 
     def start(
         self, timeout: float = 120.0, cwd: str | None = None, env: dict[str, str] | None = None
@@ -424,6 +425,7 @@ class ForkServer:
         request["stderr_devnull"] = stderr_devnull
         pid = int(self.request(request)["pid"])
         self.kernels.add(pid)
+        self.forked += 1
         return pid
 
     def poll(self, pid: int) -> int | None:

@@ -19,7 +19,7 @@ from typing import Any
 import eigkit.runner.lean_imports  # noqa: F401  (first: a spawned worker imports this module before papermill)
 from eigkit.runner import fastkernel
 from eigkit.runner.lifeline import die_with
-from eigkit.runner.worker import RunTask, execute_task, warm_kernels
+from eigkit.runner.worker import RunTask, execute_task, execute_task_on_cluster, warm_kernels
 
 STOP_GRACE = 20.0  # seconds a worker gets to stop its kernel and report, once interrupted
 CONNECT_TIMEOUT = "30s"  # how long to wait for a Dask scheduler to answer
@@ -174,7 +174,8 @@ class DaskPool:
 
     Workers must see the workspace at the same path (shared filesystem) and have eig-kit installed. A worker
     runs as many notebooks at once as it has threads (each kernel gets its run's environment from its kernel
-    manager, not from the worker's ``os.environ``).
+    manager, not from the worker's ``os.environ``). On Linux, a worker forks its kernels from warm servers it
+    keeps as long as it lives (:func:`~eigkit.runner.fastkernel.keep_warm_for_life`).
     """
 
     def __init__(self, address: str) -> None:
@@ -195,7 +196,7 @@ class DaskPool:
         futures = {}
         for task in tasks:
             key = f"eig-run-{task.name}-{os.urandom(4).hex()}"
-            futures[self._client.submit(execute_task, task, pure=False, key=key)] = task
+            futures[self._client.submit(execute_task_on_cluster, task, pure=False, key=key)] = task
         self._futures.extend(futures)
         for future in as_completed(list(futures), loop=self._client.loop):
             try:

@@ -88,6 +88,15 @@ def warm_kernels() -> contextlib.AbstractContextManager[Any]:
     return fastkernel.warm_kernels()
 
 
+def execute_task_on_cluster(task: RunTask) -> dict[str, Any]:
+    """:func:`execute_task` on a Dask worker: its kernels fork from warm servers kept for the worker's life
+    (started by its first run), not from a fresh interpreter each."""
+    from eigkit.runner import fastkernel
+
+    fastkernel.keep_warm_for_life()
+    return execute_task(task)
+
+
 @contextlib.contextmanager
 def ipc_folder() -> Iterator[str]:
     """A private, short-named folder for one kernel's ipc sockets (unix socket paths are limited to about
