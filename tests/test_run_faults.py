@@ -13,6 +13,7 @@ import errno
 import json
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -220,7 +221,10 @@ def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(tmp_path: Path, st
     """Kernels forked from the warm server, or started the normal way (EIG_FAST_KERNEL=0)."""
     root = make_workspace(tmp_path, {"01-sleeps": "sleeps"})
     (root / "params" / "grid.yaml").write_text("seconds: [100.0, 101.0, 102.0, 103.0]\n")
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
     env = os.environ | {"EIG_WORKSPACE": str(root), "EIG_FAST_KERNEL": "1" if start == "fork" else "0"}
+    env["TMPDIR"] = str(system_tmp)
     command = [*EIG, "run", "--grid", "params/grid.yaml", "--workers", "2"]
     driver = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
@@ -238,6 +242,10 @@ def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(tmp_path: Path, st
         time.sleep(0.2)
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:80] for pid in below if alive(pid)}
     assert not left, f"processes left behind: {left}"
+    # Only what no SIGKILLed process can remove: the folder of multiprocessing's fork server socket (the
+    # kernels' socket folders are removed by the workers as they stop)
+    in_tmp = sorted(path.relative_to(system_tmp).as_posix() for path in system_tmp.rglob("*"))
+    assert [re.sub(r"-[^-/]+", "-*", name) for name in in_tmp] == ["pymp-*", "pymp-*/listener-*"], in_tmp
     (run_dir,) = [path.parent for path in (root / "runs").glob("*/manifest.json")]
     assert manifest.read(run_dir)["status"] == "running"  # nobody could record the end...
     assert manifest.abandon_stale(root / "runs") == [run_dir]  # ...so the next run marks it abandoned
