@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -217,12 +218,15 @@ def test_a_later_run_marks_a_run_whose_driver_died_as_abandoned(tmp_path: Path) 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the processes")
 @pytest.mark.parametrize("start", ["fork", "normal"])
-def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(tmp_path: Path, start: str) -> None:
+def test_sigkill_of_the_driver_leaves_no_worker_and_no_kernel(
+    tmp_path: Path, start: str, request: pytest.FixtureRequest
+) -> None:
     """Kernels forked from the warm server, or started the normal way (EIG_FAST_KERNEL=0)."""
     root = make_workspace(tmp_path, {"01-sleeps": "sleeps"})
     (root / "params" / "grid.yaml").write_text("seconds: [100.0, 101.0, 102.0, 103.0]\n")
-    system_tmp = tmp_path / "system-tmp"
-    system_tmp.mkdir()
+    # The driver's own temporary folder, beside this process's: short, as unix socket paths must be
+    system_tmp = Path(tempfile.mkdtemp(prefix="eig-kill-"))
+    request.addfinalizer(lambda: shutil.rmtree(system_tmp, ignore_errors=True))
     env = os.environ | {"EIG_WORKSPACE": str(root), "EIG_FAST_KERNEL": "1" if start == "fork" else "0"}
     env["TMPDIR"] = str(system_tmp)
     command = [*EIG, "run", "--grid", "params/grid.yaml", "--workers", "2"]
