@@ -424,8 +424,9 @@ class ForkServer:
         request = {"op": "spawn", "args": args, "cwd": cwd, "env": env, "ready_path": ready_path}
         request["stderr_devnull"] = stderr_devnull
         pid = int(self.request(request)["pid"])
-        self.kernels.add(pid)
-        self.forked += 1
+        with self._lock:  # threads of one process (a Dask worker's) fork through the same server
+            self.kernels.add(pid)
+            self.forked += 1
         return pid
 
     def poll(self, pid: int) -> int | None:
