@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -544,22 +546,43 @@ def test_without_fork_a_spawned_pool_starts_kernels_normally_over_tcp(tmp_path, 
     monkeypatch.setattr(fastkernel, "fork_supported", lambda: False)  # the driver: the pool's start method
     monkeypatch.setenv("EIG_FAST_KERNEL", "0")  # the workers (spawned: they re-import, so by environment)
     monkeypatch.setenv("EIG_KERNEL_TRANSPORT", "tcp")
-    workspace = tmp_path / "ws"
+    start_method, worker_pid, worker_parent, report = probe_on_a_new_pool(tmp_path / "ws")
+    assert start_method == "spawn" and worker_parent == os.getpid()  # spawned by us, not by a fork server
+    assert report["ppid"] == worker_pid  # a normal start, no fork server
+    assert report["transport"] == "tcp" and report["workspace"] == str(tmp_path / "ws")
+
+
+def probe_on_a_new_pool(workspace: Path) -> tuple[str, int, int, dict]:
+    """Run NO_FORK_PROBE on a new one-worker LocalPool: its start method, its worker's pid and parent pid,
+    and what the probe printed."""
     (workspace / "runs" / "r").mkdir(parents=True)
-    source = write_notebook(tmp_path / "probe.ipynb", 'marker: str = ""', [NO_FORK_PROBE])
+    source = write_notebook(workspace / "probe.ipynb", 'marker: str = ""', [NO_FORK_PROBE])
     task = RunTask(0, "probe", str(source), str(workspace / "runs" / "r"), str(workspace), {"marker": "x"})
     pool = LocalPool(1)
     try:
-        assert pool.start_method == "spawn"
         (outcome,) = list(pool.run_wave([task]))
         worker_pid = pool._processes[0].pid
-        assert psutil.Process(worker_pid).ppid() == os.getpid()  # spawned by us, not by a fork server
+        worker_parent = psutil.Process(worker_pid).ppid()
     finally:
         pool.close()
     assert outcome["status"] == "ok", outcome
-    report = probe(nbformat.read(task.output, as_version=4))
-    assert report["ppid"] == worker_pid  # a normal start, no fork server
-    assert report["transport"] == "tcp" and report["workspace"] == str(workspace)
+    return pool.start_method, worker_pid, worker_parent, probe(nbformat.read(task.output, as_version=4))
+
+
+def test_a_temporary_folder_too_long_for_socket_paths_is_not_used_for_sockets(tmp_path, monkeypatch, request):
+    """A TMPDIR whose path leaves no room for a unix socket's name: multiprocessing's fork server would fail
+    with ``AF_UNIX path too long`` (before Python 3.14), so the pool is spawned; the kernels' ipc sockets go
+    to /tmp, as Python 3.14's multiprocessing does. The run works and leaves nothing in that TMPDIR."""
+    long_tmp = tempfile.mkdtemp(prefix="eig-" + "t" * 80)
+    request.addfinalizer(lambda: shutil.rmtree(long_tmp, ignore_errors=True))
+    assert not fastkernel.fits_socket_paths(long_tmp)
+    monkeypatch.setenv("TMPDIR", long_tmp)  # the spawned worker's
+    monkeypatch.setattr(tempfile, "tempdir", long_tmp)  # this process's
+    assert fastkernel.socket_base() == "/tmp"
+    start_method, worker_pid, worker_parent, report = probe_on_a_new_pool(tmp_path / "ws")
+    assert start_method == "spawn" and worker_parent == os.getpid()
+    assert report["transport"] == "ipc" and report["ppid"] != worker_pid  # forked from a warm server
+    assert os.listdir(long_tmp) == []
 
 
 QUIET_SCRIPT = textwrap.dedent(

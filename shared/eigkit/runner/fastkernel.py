@@ -36,6 +36,7 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -47,6 +48,8 @@ from eigkit.runner.forkserver import ForkServer, ForkServerError
 
 DISABLE_ENV = "EIG_FAST_KERNEL"
 TRANSPORT_ENV = "EIG_KERNEL_TRANSPORT"  # "ipc" or "tcp"; default: ipc where the platform has unix sockets
+SOCKET_PATH_MAX = 100  # bytes of a unix socket path, with a margin: Linux allows 107, macOS 103
+SOCKET_NAME_ROOM = 33  # what is added under the base folder: "/pymp-XXXXXXXX/listener-XXXXXXXX"
 SERVER_START_SECONDS = 30.0  # its imports take 1-4 s; past this, runs start kernels normally instead
 MAX_SERVERS = 2  # warm servers kept per process (least recently used one stopped first); ~150 MB each
 # Set per run by the kit, jupyter_client or pytest (nbval under ``eig check``: one value per notebook),
@@ -91,12 +94,35 @@ def available() -> bool:
 
 
 def kernel_transport() -> str:
-    """``ipc`` (unix sockets: no TCP port race between parallel kernels) where the platform has them,
-    else ``tcp``; ``EIG_KERNEL_TRANSPORT=tcp`` or ``ipc`` chooses explicitly."""
+    """``ipc`` (unix sockets: no TCP port race between parallel kernels) where the platform has them and
+    a folder short enough for their paths exists (:func:`socket_base`), else ``tcp``;
+    ``EIG_KERNEL_TRANSPORT=tcp`` or ``ipc`` chooses explicitly."""
     wanted = os.environ.get(TRANSPORT_ENV, "").strip().lower()
     if wanted in {"ipc", "tcp"}:
         return wanted
-    return "ipc" if hasattr(socket, "AF_UNIX") and os.name == "posix" else "tcp"
+    unix = hasattr(socket, "AF_UNIX") and os.name == "posix"
+    return "ipc" if unix and socket_base() is not None else "tcp"
+
+
+def fits_socket_paths(folder: str) -> bool:
+    """True when the socket files made under ``folder`` (the kit's ``eig-ipc-*/<id>-<n>``, multiprocessing's
+    ``pymp-*/listener-*``) stay within the length a unix socket path may have."""
+    return len(os.path.abspath(folder)) + SOCKET_NAME_ROOM <= SOCKET_PATH_MAX
+
+
+def socket_base() -> str | None:
+    """Where the kit puts unix socket files: the temporary folder, or ``/tmp`` when the temporary folder's
+    path is too long for them (a long ``TMPDIR``, as Python 3.14's multiprocessing does); None if neither
+    fits (kernels then talk over TCP)."""
+    for folder in (tempfile.gettempdir(), "/tmp"):
+        if fits_socket_paths(folder) and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return None
+
+
+def new_ipc_folder() -> str:
+    """A new private folder for ipc socket files, in :func:`socket_base` (the caller removes it)."""
+    return tempfile.mkdtemp(prefix="eig-ipc-", dir=socket_base())
 
 
 def kernel_options(

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -76,10 +77,12 @@ def _lost(task: RunTask, reason: str, status: str = "failed", ename: str = "Work
 class LocalPool:
     """``workers`` long-lived processes: on Linux forked from multiprocessing's fork server (papermill
     preloaded once), elsewhere spawned (fork after numpy/matplotlib imports is unsafe on macOS, absent on
-    Windows)."""
+    Windows). Spawned on Linux too when the temporary folder's path is too long for the fork server's socket
+    (``OSError: AF_UNIX path too long`` before Python 3.14)."""
 
     def __init__(self, workers: int) -> None:
-        self.start_method = "forkserver" if fastkernel.fork_supported() else "spawn"
+        forkserver_fits = fastkernel.fits_socket_paths(tempfile.gettempdir())
+        self.start_method = "forkserver" if fastkernel.fork_supported() and forkserver_fits else "spawn"
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             context.set_forkserver_preload(PRELOAD)

@@ -249,7 +249,7 @@ def private_ipc_prefix() -> str:
     """A unique absolute ipc socket prefix in a folder private to this process (removed at exit)."""
     global _ipc_folder
     if _ipc_folder is None or not os.path.isdir(_ipc_folder):
-        _ipc_folder = tempfile.mkdtemp(prefix="eig-ipc-")
+        _ipc_folder = fastkernel.new_ipc_folder()
         atexit.register(shutil.rmtree, _ipc_folder, ignore_errors=True)
     return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,8 +99,11 @@ def execute_task_on_cluster(task: RunTask) -> dict[str, Any]:
 @contextlib.contextmanager
 def ipc_folder() -> Iterator[str]:
     """A private, short-named folder for one kernel's ipc sockets (unix socket paths are limited to about
-    100 bytes, so not inside the run folder), removed with whatever the kernel left in it."""
-    folder = tempfile.mkdtemp(prefix="eig-ipc-")
+    100 bytes, so not inside the run folder; in /tmp when the temporary folder's path is too long), removed
+    with whatever the kernel left in it."""
+    from eigkit.runner import fastkernel
+
+    folder = fastkernel.new_ipc_folder()
     try:
         yield folder
     finally:
