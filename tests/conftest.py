@@ -17,7 +17,6 @@ from filelock import FileLock
 
 import eigkit.runner.lean_imports  # noqa: F401  (before the tests import nbformat: see addopts' -p no:nbval)
 from eigkit.workspace.bake import KIT_INPUTS
-from eigkit.workspace.hook_files import removed_afterwards
 
 KIT = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {
@@ -57,16 +56,15 @@ def bake_project(output_dir: Path, config_file: Path, template: Path | str = KIT
     workspace. ``values`` are template variables (``defi_kind="pompiers"``, ``ci_provider="both"``...)."""
     from cookiecutter.main import cookiecutter
 
-    with removed_afterwards():  # cookiecutter's rendered hooks: not left in /tmp by the tests either
-        return Path(
-            cookiecutter(
-                str(template),
-                no_input=True,
-                extra_context=values,
-                output_dir=str(output_dir),
-                config_file=str(config_file),
-            )
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=values,
+            output_dir=str(output_dir),
+            config_file=str(config_file),
         )
+    )
 
 
 def git(folder: Path, *args: str) -> str:

@@ -203,7 +203,7 @@ def test_hook_finds_the_kit_at_a_commit_of_a_local_template(kit_copy: Path, tmp_
 
 
 def _cli(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    """Run cookiecutter's or cruft's own command; their rendered hooks (never removed) stay under tmp_path."""
+    """Run cookiecutter's or cruft's own command, with a temporary folder of its own (``system-tmp``)."""
     (tmp_path / "system-tmp").mkdir(exist_ok=True)
     env = {**os.environ, **OFFLINE_ENV, "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "system-tmp")}
     return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env)
@@ -217,6 +217,7 @@ def test_cookiecutter_cli_bakes_from_a_git_url_of_the_kit(kit_copy: Path, tmp_pa
     result = _cli(tmp_path, cookiecutter, url, "--no-input", "--config-file", str(config), "-o", out,
                   "project_name=Pompiers 83", "defi_kind=generique")  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "system-tmp").iterdir()) == []  # the hooks removed their rendered copies
     workspace = tmp_path / "out/pompiers-83"
     assert files_of(workspace) == COMMON_FILES | CI_FILES["github"] | kind_files("generique")
 
@@ -228,6 +229,7 @@ def test_cruft_create_bakes_and_records_the_origin(kit_copy: Path, tmp_path: Pat
     result = _cli(tmp_path, cruft, "create", str(kit_copy), "--directory", "template", "--no-input",
                   "--output-dir", str(tmp_path / "out"), "--extra-context", extra)  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "system-tmp").iterdir()) == []  # the hooks removed their rendered copies
     workspace = tmp_path / "out/secours-en-mer"
     assert files_of(workspace) == COMMON_FILES | CI_FILES["github"] | kind_files("generique") | {
         ".cruft.json"

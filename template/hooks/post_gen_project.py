@@ -205,4 +205,7 @@ def main(context_json):
 
 # {% endraw %}
 if __name__ == "__main__":
+    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
+    if os.path.basename(__file__).startswith("tmp"):
+        os.remove(__file__)
     sys.exit(main({{ cookiecutter | tojson | tojson }}))

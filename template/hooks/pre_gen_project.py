@@ -6,6 +6,7 @@ them from this file and check ``eig new``'s values before calling cookiecutter: 
 """
 # {% raw %}
 import json
+import os
 import re
 import sys
 
@@ -91,4 +92,7 @@ def main(context_json):
 
 # {% endraw %}
 if __name__ == "__main__":
+    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
+    if os.path.basename(__file__).startswith("tmp"):
+        os.remove(__file__)
     sys.exit(main({{ cookiecutter | tojson | tojson }}))

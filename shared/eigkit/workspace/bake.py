@@ -20,7 +20,6 @@ from typing import Any
 from eigkit import __version__
 from eigkit.paths import kit_checkout, kit_root
 from eigkit.workspace import WorkspaceError
-from eigkit.workspace.hook_files import removed_afterwards
 from eigkit.workspace.kit_source import ci_problem
 from eigkit.workspace.variables import refuse_unknown, template_defaults, validate
 
@@ -250,8 +249,7 @@ def new(
     bake = _bake_with_cruft if source.is_git else _bake_from_folder
     config = Path(config_file) if config_file else None
     try:
-        with removed_afterwards():
-            project = bake(source, chosen, output, no_input, config)
+        project = bake(source, chosen, output, no_input, config)
     except (CookiecutterException, CruftError, ValueError) as error:
         raise WorkspaceError(f"the workspace was not created: {error}") from error
     if git_init:

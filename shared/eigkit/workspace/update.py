@@ -19,7 +19,6 @@ from typing import Any
 from eigkit.paths import workspace_root
 from eigkit.workspace import WorkspaceError
 from eigkit.workspace.bake import KIT_INPUTS
-from eigkit.workspace.hook_files import removed_afterwards
 from eigkit.workspace.kit_source import ci_problem, workspace_source
 
 CONFLICT_MARKER = "<<<<<<< "
@@ -172,13 +171,12 @@ def update(workspace: Path | str | None = None, *, template: str | None = None) 
             "change `template` in .cruft.json and commit"
         )
     try:
-        with removed_afterwards():
-            cruft.update(
-                project_dir=root,
-                template_path=Path(template).resolve() if template else None,
-                skip_apply_ask=True,
-                allow_untracked_files=False,
-            )
+        cruft.update(
+            project_dir=root,
+            template_path=Path(template).resolve() if template else None,
+            skip_apply_ask=True,
+            allow_untracked_files=False,
+        )
     except Exception as error:  # cruft raises click/typer/git errors of many kinds; name the step
         raise WorkspaceError(f"cruft could not update {root}: {error}") from error
     new_state = cruft_state(root)
