@@ -300,6 +300,38 @@ def test_servers_beyond_the_limit_stop_least_recently_used_first(notebooks, tmp_
     assert wait_gone(pids)
 
 
+def test_servers_left_beyond_the_limit_by_a_burst_stop_at_the_next_run(tmp_path, monkeypatch):
+    """Runs at once in more folders than the limit all keep their servers while their kernels run; a
+    process that lives on (a Dask worker) stops the idle ones beyond the limit at its next run."""
+    monkeypatch.setattr(fastkernel, "MAX_SERVERS", 1)
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+    with fastkernel.warm_kernels() as warm:
+        first = warm.server_for(str(folders[0]), dict(os.environ))
+        first.kernels.add(-1)  # a kernel running on it: not stopped when the second server starts
+        second = warm.server_for(str(folders[1]), dict(os.environ))
+        assert warm.servers == [first, second]
+        first.kernels.discard(-1)  # that run ended
+        assert warm.server_for(str(folders[1]), dict(os.environ)) is second  # the next run
+        assert warm.servers == [second]
+    assert wait_gone([first.pid, second.pid])
+
+
+def test_a_server_is_not_reused_once_a_file_it_read_at_import_changed(tmp_path):
+    """A long-lived server (a Dask worker's) serves no kernel after the workspace's matplotlibrc changed:
+    a kernel started normally would read the new one."""
+    rc = tmp_path / "matplotlibrc"
+    rc.write_text("lines.linewidth: 7.5\n", encoding="utf-8")
+    source = write_notebook(tmp_path / "probe.ipynb", 'marker: str = ""', [EQUALITY_PROBE])
+    with fastkernel.warm_kernels():
+        before = probe(run(source, tmp_path / "before.ipynb", cwd=str(tmp_path)))
+        rc.write_text("lines.linewidth: 11.0\n", encoding="utf-8")
+        after = probe(run(source, tmp_path / "after.ipynb", cwd=str(tmp_path)))
+    assert (before["drawn_linewidth"], after["drawn_linewidth"]) == (7.5, 11.0)
+    assert before["ppid"] != after["ppid"]  # another server, warmed with the new file
+
+
 def test_failing_cell_raises_papermill_execution_error(notebooks, tmp_path):
     with fastkernel.warm_kernels() as warm:
         assert warm is not None

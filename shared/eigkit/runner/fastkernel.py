@@ -18,8 +18,9 @@ matplotlib); anywhere else, or with ``EIG_FAST_KERNEL=0``, kernels start the nor
 A forked kernel must be indistinguishable from a normal one, and what libraries read when they are
 imported (matplotlib's rc files in the kernel's folder and the user's, ``TZ``, BLAS thread counts,
 ``PYTHONPATH``...) is fixed in the server when it imports them. So there is one warm server per (kernel
-folder, kernel environment): the server is started in that folder with that environment, and a kernel
-with another folder or environment gets its own server. Only variables that change at every run and that
+folder, kernel environment, state of the rc files and package folders): the server is started in that
+folder with that environment, and a kernel with another folder or environment, or after one of those files
+changed, gets its own server. Only variables that change at every run and that
 no library reads at import (:data:`RUN_SCOPED_VARIABLES`) are left out of that key; the fork sets them.
 tests/test_fastkernel.py compares rcParams, os.environ, sys.path, cwd, time zone and BLAS threads of a
 forked and a normal kernel. What still differs, by nature of a fork: ``JPY_PARENT_PID`` names the server,
@@ -76,7 +77,7 @@ QUIET_DEBUGGER = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 _SERVER_ONLY = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
 log = logging.getLogger(__name__)
 
-ServerKey = tuple[str, tuple[tuple[str, str], ...]]
+ServerKey = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, int, int] | None, ...]]
 
 
 def fork_supported() -> bool:
@@ -150,10 +151,37 @@ def kernel_options(
 
 
 def server_key(cwd: str, env: Mapping[str, str]) -> ServerKey:
-    """What makes two kernels share a warm server: the same folder and the same environment, run-scoped
-    variables aside."""
+    """What makes two kernels share a warm server: the same folder, the same environment (run-scoped
+    variables aside) and unchanged files read at import (:func:`import_files_state`)."""
     kept = tuple(sorted((k, v) for k, v in env.items() if k not in RUN_SCOPED_VARIABLES))
-    return os.path.realpath(cwd), kept
+    return os.path.realpath(cwd), kept, import_files_state(cwd, env)
+
+
+def import_files_state(cwd: str, env: Mapping[str, str]) -> tuple[tuple[str, int, int] | None, ...]:
+    """Modification time and size of what the warm imports read from files: matplotlib's rc files (the
+    folder's, ``$MATPLOTLIBRC``, the user's) and the package folders (an install or upgrade changes them).
+
+    A server that lives long (a Dask worker's) must not keep serving kernels after one of them changed: a
+    kernel started normally would read the new version.
+    """
+    home = env.get("HOME") or os.path.expanduser("~")
+    config = env.get("MPLCONFIGDIR") or os.path.join(
+        env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "matplotlib"
+    )
+    rc_files = [os.path.join(cwd, "matplotlibrc"), os.path.join(config, "matplotlibrc")]
+    if env.get("MATPLOTLIBRC"):
+        rc_files += [env["MATPLOTLIBRC"], os.path.join(env["MATPLOTLIBRC"], "matplotlibrc")]
+    packages = [path for path in sys.path if os.path.basename(path) in {"site-packages", "dist-packages"}]
+    extra = [path for path in env.get("PYTHONPATH", "").split(os.pathsep) if path]
+    return tuple(_stamp(os.path.join(cwd, path)) for path in [*rc_files, *packages, *extra])
+
+
+def _stamp(path: str) -> tuple[str, int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return path, found.st_mtime_ns, found.st_size
 
 
 def server_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -192,6 +220,7 @@ class WarmServers:
             server = self._servers.get(key)
             if server is not None and server.alive:
                 self._servers.move_to_end(key)
+                self._stop_idle_beyond_limit(keep=key)  # servers a burst of runs left beyond the limit
                 return server
             self._servers.pop(key, None)
             if key in self._failed:
@@ -268,7 +297,8 @@ def keep_warm_for_life() -> WarmServers | None:
     For a process that runs notebooks until it is stopped, with no batch to scope the servers to: a Dask
     worker runs the tasks of one ``eig run --cluster`` after another. Its servers (at most ``MAX_SERVERS``
     idle ones) end with it: stopped at exit, and a server whose owner dies, however it dies, sees its stdin
-    close and stops with its kernels.
+    close and stops with its kernels. Dask workers that are threads of the driver (``LocalCluster(
+    processes=False)``) keep them as long as the driver, a Jupyter session for instance.
     """
     global _kept_for_life
     with _lock:
