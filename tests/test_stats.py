@@ -142,3 +142,17 @@ def test_spearman_reads_missing_values_and_refuses_what_it_cannot_pair() -> None
         spearman([1, 2, 3, 4], [1, 3, 2, 4], confidence=95)
     with pytest.raises(ValueError, match="paired by position but hold 3 and 2 values"):
         spearman([1, 2, 3], [1, 2])
+
+
+def test_spearman_refuses_two_series_whose_indexes_differ_instead_of_pairing_them_by_position() -> None:
+    rates = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0], index=["01", "02", "03", "04", "05"])
+    reordered = rates.sort_index(ascending=False) * 2  # the same départements, listed the other way round
+    with pytest.raises(ValueError, match=r"indexes differ \(the same labels in another order\).*x.align\(y"):
+        spearman(rates, reordered)
+    aligned_x, aligned_y = rates.align(reordered, join="inner")
+    assert spearman(aligned_x, aligned_y)["rho"] == 1.0  # aligned on the départements: a perfect order
+    with pytest.raises(ValueError, match=r"1 labels only in x \(first: \['05'\]\), 1 only in y"):
+        spearman(rates, pd.Series([5.0, 4.0, 3.0, 2.0, 1.0], index=["01", "02", "03", "04", "2A"]))
+    frame = pd.DataFrame({"x": [3, 1, 2, 5, 4], "y": [30, 10, 20, 50, 40]}, index=[9, 7, 8, 6, 5])
+    assert spearman(frame["x"], frame["y"])["rho"] == 1.0  # two columns of one frame: one index
+    assert spearman(rates, [1, 2, 3, 4, 5])["rho"] == 1.0  # a list has no index: paired by position

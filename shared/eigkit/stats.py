@@ -8,6 +8,7 @@ for small n, never outside [0, 1]), a seeded percentile bootstrap for retrieval 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -88,8 +89,9 @@ def bootstrap_interval(
 def spearman(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> dict[str, float]:
     """Spearman's rank correlation of ``x`` and ``y``, as ``{"rho", "p_value", "low", "high", "n"}``.
 
-    ``x`` and ``y`` are paired by position, as in ``scipy.stats.spearmanr`` (pass two columns of one frame,
-    not two Series to align on their index); pairs with a missing value (NaN, None, ``pd.NA``) are left out.
+    ``x`` and ``y`` are paired by position, as in ``scipy.stats.spearmanr`` (pass two columns of one frame);
+    two Series whose indexes differ are refused rather than paired by position (align them first, with
+    ``x, y = x.align(y, join="inner")``). Pairs with a missing value (NaN, None, ``pd.NA``) are left out.
     ``rho`` and the two-sided ``p_value`` are scipy's (ties take their average rank; the p-value comes from
     Student's t with n - 2 degrees of freedom). ``low``/``high``: Fisher's z interval with Bonett and
     Wright's standard error, sqrt((1 + rho²/2) / (n - 3)) (2000). NaN where the sample cannot say: fewer
@@ -100,6 +102,7 @@ def spearman(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> dict[str, 
         raise ValueError(
             f"spearman(): confidence is a share between 0 and 1 (0.95 for 95 %), not {confidence!r}."
         )
+    _refuse_misaligned(x, y)
     first, second = _as_floats(x, "x"), _as_floats(y, "y")
     if len(first) != len(second):
         raise ValueError(
@@ -121,6 +124,26 @@ def spearman(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> dict[str, 
             spread = z * np.sqrt((1 + rho * rho / 2) / (n - 3))
             low, high = (float(np.tanh(np.arctanh(rho) + sign * spread)) for sign in (-1, 1))
     return {"rho": rho, "p_value": p_value, "low": low, "high": high, "n": n}
+
+
+def _refuse_misaligned(x: ArrayLike, y: ArrayLike) -> None:
+    """Raise when ``x`` and ``y`` both carry an index (pandas Series) and the indexes differ: pairing them by
+    position would correlate one département's value with another's."""
+    pandas = sys.modules.get("pandas")  # not imported: neither can be a Series
+    if pandas is None or not (isinstance(x, pandas.Series) and isinstance(y, pandas.Series)):
+        return
+    x_index, y_index = x.index, y.index
+    if x_index.equals(y_index):
+        return
+    only_x, only_y = x_index.difference(y_index), y_index.difference(x_index)
+    if len(only_x) or len(only_y):
+        detail = f"{len(only_x)} labels only in x (first: {list(only_x[:3])}), {len(only_y)} only in y"
+    else:
+        detail = "the same labels in another order"
+    raise ValueError(
+        f"spearman(): x and y are Series whose indexes differ ({detail}); pairing them by position would "
+        'pair unrelated rows. Align them first: x, y = x.align(y, join="inner").'
+    )
 
 
 def _as_floats(values: ArrayLike, name: str) -> np.ndarray:
