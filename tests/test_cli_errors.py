@@ -3,11 +3,14 @@ code (eigkit.errors), and no traceback (the real command, in a fresh process).""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from param_notebooks import eig
+from param_notebooks import EIG, eig
 from test_run_workspace import make_workspace
 
 OUTSIDE = "inside a défi workspace"
@@ -57,3 +60,32 @@ def test_bad_input_gets_a_message_and_an_exit_code_never_a_traceback(
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (places["workspace"] / "runs").exists()
+
+
+NO_TEMPORARY_FOLDER = """
+for folder in /tmp /var/tmp; do mount --bind "$folder" "$folder" && mount -o remount,bind,ro "$folder"; done
+cd /tmp && exec "$@"
+"""  # in a private mount namespace: /tmp and /var/tmp read-only there only, the current folder /tmp too
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare -m (root)")
+@pytest.mark.parametrize("args", [["new", "Test", "--no-input", "--no-git"], ["data", "info", "radars"]])
+def test_no_writable_temporary_folder_is_a_message_naming_tmpdir_not_a_traceback(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """``eig new`` needs one (cookiecutter's hooks): a message; ``eig data info`` does not: it still works."""
+    output = tmp_path / "out"
+    output.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "missing")}
+    command = ["unshare", "-m", "bash", "-c", NO_TEMPORARY_FOLDER, "bash", *EIG, *args]
+    if args[0] == "new":
+        command += ["--output-dir", str(output)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    if args[0] == "data":
+        assert result.returncode == 0 and "radars" in result.stdout, result.stderr
+        return
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: no folder to write temporary files in: "), result.stderr
+    assert str(tmp_path / "missing") in result.stderr and "Point TMPDIR to a folder" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert list(output.iterdir()) == []

@@ -4,10 +4,13 @@ resources (template, notebooks)."""
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from pathlib import Path
 
 import platformdirs
+
+from eigkit.errors import EigError
 
 WORKSPACE_ENV = "EIG_WORKSPACE"
 DATA_DIR_ENV = "EIG_DATA_DIR"
@@ -98,3 +101,15 @@ def kit_checkout() -> Path | None:
     """Return the kit's git checkout when eigkit runs from one (editable install), else ``None``."""
     root = kit_root()
     return root if (root / ".git").exists() else None
+
+
+def temporary_folder() -> Path:
+    """Python's temporary folder (``$TMPDIR``, else ``/tmp``, ``/var/tmp``, ``/usr/tmp``, the current folder);
+    an :class:`EigError` saying what to set when none of them can be written to."""
+    try:
+        return Path(tempfile.gettempdir())
+    except FileNotFoundError as error:  # tempfile's "No usable temporary directory found in [...]"
+        raise EigError(
+            f"no folder to write temporary files in: {error.strerror} (missing or read-only). "
+            "Point TMPDIR to a folder you can write to (mkdir -p ~/tmp && export TMPDIR=~/tmp), then retry."
+        ) from error

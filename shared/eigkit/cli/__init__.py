@@ -14,10 +14,12 @@ import eigkit.runner.lean_imports  # noqa: F401  (before nbformat: faster starts
 from eigkit import __version__
 from eigkit.cli import data_commands, params_commands, rerun_commands, run_commands, workspace_commands
 from eigkit.errors import EigError
+from eigkit.paths import temporary_folder
 
 
 class EigGroup(click.Group):
-    """A click group that reports the kit's expected failures as a message and an exit code."""
+    """A click group that reports the kit's expected failures as a message and an exit code; a missing file
+    that is in fact a missing temporary folder (tempfile's FileNotFoundError) is reported as that."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -25,6 +27,13 @@ class EigGroup(click.Group):
         except EigError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except FileNotFoundError as error:  # tempfile's, when no temporary folder can be written to
+            try:
+                temporary_folder()
+            except EigError as no_folder:
+                click.echo(f"Error: {no_folder}", err=True)
+                ctx.exit(no_folder.exit_code)
+            raise error
 
 
 @click.group(cls=EigGroup, context_settings={"help_option_names": ["-h", "--help"]})
