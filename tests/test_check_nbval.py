@@ -220,3 +220,39 @@ def test_kernels_started_within_pytest_record_file_descriptor_2_as_from_a_termin
     outputs = nbformat.read(result.run_dir / result.runs[0]["output"], as_version=4).cells[0].outputs
     texts = {out.get("name"): out.get("text", "") for out in outputs}
     assert "sur le descripteur 2" in texts.get("stderr", "") and texts.get("stdout") == "None\n", outputs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the kernel processes")
+def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from processes import descendants, left_alive
+
+    root = make_workspace(tmp_path, {})
+    cell = "import os, time\nopen(os.environ['EIG_WORKSPACE'] + '/checking', 'w').close()\ntime.sleep(120)"
+    notebook = new_notebook(cells=[new_code_cell(cell, execution_count=1)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (root / "runs" / "r").mkdir(parents=True)
+    nbformat.write(notebook, root / "runs" / "r" / "01-long.ipynb")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"EIG_WORKSPACE": str(root)}
+    eig = [sys.executable, "-c", "from eigkit.cli import main; main()"]
+    checking = subprocess.Popen([*eig, "check", "runs/r"], cwd=root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (root / "checking").exists():
+        assert checking.poll() is None and time.monotonic() < deadline, checking.communicate()
+        time.sleep(0.1)
+    below = descendants(checking.pid)
+    os.killpg(checking.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+    _, stderr = checking.communicate(timeout=60)
+    assert checking.returncode == 130, stderr
+    assert stderr.rstrip().endswith("Interrupted (Ctrl-C).") and "Traceback" not in stderr, stderr
+    assert left_alive(below) == [], "the check left processes behind"

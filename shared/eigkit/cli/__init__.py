@@ -17,6 +17,9 @@ from eigkit.errors import EigError
 from eigkit.paths import temporary_folder
 
 
+INTERRUPTED = 130
+
+
 class EigGroup(click.Group):
     """A click group that reports the kit's expected failures as a message and an exit code; a missing file
     that is in fact a missing temporary folder (tempfile's FileNotFoundError) is reported as that."""
@@ -34,6 +37,9 @@ class EigGroup(click.Group):
                 click.echo(f"Error: {no_folder}", err=True)
                 ctx.exit(no_folder.exit_code)
             raise error
+        except KeyboardInterrupt:  # Ctrl-C: the shell's convention (128 + SIGINT), as `eig run` does
+            click.echo("Interrupted (Ctrl-C).", err=True)
+            ctx.exit(INTERRUPTED)
 
 
 @click.group(cls=EigGroup, context_settings={"help_option_names": ["-h", "--help"]})
