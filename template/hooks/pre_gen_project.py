@@ -95,4 +95,7 @@ if __name__ == "__main__":
     # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
     if os.path.basename(__file__).startswith("tmp"):
         os.remove(__file__)
-    sys.exit(main({{ cookiecutter | tojson | tojson }}))
+    try:
+        sys.exit(main({{ cookiecutter | tojson | tojson }}))
+    except KeyboardInterrupt:  # Ctrl-C reaches the hook too: `eig new` says so and removes the folder
+        sys.exit(130)

@@ -10,6 +10,7 @@ Two routes, both offline for a local kit:
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -202,6 +203,18 @@ def _git_init(project: Path, say: Callable[[str], None]) -> None:
             return
 
 
+def _folders(output: Path) -> set[str]:
+    return {path.name for path in output.iterdir() if path.is_dir()}
+
+
+def _remove_half_baked(output: Path, before: set[str]) -> None:
+    """Remove the folder a failed or interrupted bake left in ``output``: the one new folder since ``before``
+    (cookiecutter bakes exactly one; when several appeared, someone else wrote there too: touch nothing)."""
+    appeared = _folders(output) - before
+    if len(appeared) == 1:
+        shutil.rmtree(output / appeared.pop(), ignore_errors=True)
+
+
 def new(
     project_name: str | None = None,
     *,
@@ -248,10 +261,14 @@ def new(
     output.mkdir(parents=True, exist_ok=True)
     bake = _bake_with_cruft if source.is_git else _bake_from_folder
     config = Path(config_file) if config_file else None
+    before = _folders(output)
     try:
         project = bake(source, chosen, output, no_input, config)
-    except (CookiecutterException, CruftError, ValueError) as error:
-        raise WorkspaceError(f"the workspace was not created: {error}") from error
+    except BaseException as error:  # Ctrl-C included: a half-baked folder would block the next `eig new`
+        _remove_half_baked(output, before)
+        if isinstance(error, (CookiecutterException, CruftError, ValueError)):
+            raise WorkspaceError(f"the workspace was not created: {error}") from error
+        raise
     if git_init:
         _git_init(project, say)
     problem = ci_problem(str(chosen.get("kit_source") or source.kit_source))
