@@ -18,8 +18,8 @@ import pytest
 import eigkit
 from conftest import KIT, OFFLINE_ENV, bake_project, copy_kit, git, write_cookiecutter_config
 from eigkit.workspace import WorkspaceError
-from param_notebooks import EIG
 from eigkit.workspace.variables import template_defaults
+from param_notebooks import EIG
 
 TEMPLATE_CHOICES = template_defaults(KIT)
 KINDS = TEMPLATE_CHOICES["defi_kind"]
@@ -271,17 +271,17 @@ def test_ctrl_c_during_a_bake_removes_the_half_baked_folder(tmp_path: Path, cook
     hook = kit / "template/hooks/post_gen_project.py"
     hook.write_text(hook.read_text().replace("    context = json.loads(context_json)\n", PAUSE_IN_THE_HOOK))
     git(kit, "commit", "-qam", "a pause in the post-generation hook")
-    started, out = tmp_path / "hook-started", tmp_path / "out"
+    started, out = tmp_path / "hook-started", str(tmp_path / "out")
     env = {**os.environ, **OFFLINE_ENV, "COOKIECUTTER_CONFIG": str(cookiecutter_config),
            "EIG_TEST_HOOK_STARTED": str(started)}  # fmt: skip
-    command = [*EIG, "new", "Test", "--no-input", "--no-git", "--template", str(kit), "--output-dir", str(out)]
+    command = [*EIG, "new", "Test", "--no-input", "--no-git", "--template", str(kit), "--output-dir", out]
     baking = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while not started.exists() and baking.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert started.exists() and (out / "test" / "pyproject.toml").is_file(), "the bake never reached its hook"
+    assert started.exists() and Path(out, "test", "pyproject.toml").is_file(), "the bake never paused"
     os.killpg(baking.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
     _, stderr = baking.communicate(timeout=60)
     assert baking.returncode == 130, stderr
     assert stderr.rstrip().endswith("Interrupted (Ctrl-C).") and "Traceback" not in stderr, stderr
-    assert list(out.iterdir()) == []  # nothing half-baked blocks the next `eig new "Test"`
+    assert list(Path(out).iterdir()) == []  # nothing half-baked blocks the next `eig new "Test"`

@@ -16,7 +16,6 @@ from eigkit.cli import data_commands, params_commands, rerun_commands, run_comma
 from eigkit.errors import EigError
 from eigkit.paths import temporary_folder
 
-
 INTERRUPTED = 130
 
 
