@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+# An ``eig`` started as from a terminal, with Python's Ctrl-C handler: a test process started in the
+# background by a non-interactive shell (`pytest &` in a script), or an xdist worker, has SIGINT ignored, and
+# a child inherits that (POSIX: Python then leaves SIGINT ignored, as `eig run &` must): Ctrl-C would never
+# reach it.
+AS_FROM_A_TERMINAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+EIG_FROM_A_TERMINAL = [sys.executable, "-c", AS_FROM_A_TERMINAL + "from eigkit.cli import main; main()"]
 
 
 def descendants(pid: int) -> set[int]:

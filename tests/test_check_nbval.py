@@ -228,13 +228,12 @@ def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_p
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from processes import descendants, left_alive
+    from processes import EIG_FROM_A_TERMINAL, descendants, left_alive
 
     root = make_workspace(tmp_path, {})
     cell = "import os, time\nopen(os.environ['EIG_WORKSPACE'] + '/checking', 'w').close()\ntime.sleep(120)"
@@ -243,9 +242,9 @@ def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_p
     (root / "runs" / "r").mkdir(parents=True)
     nbformat.write(notebook, root / "runs" / "r" / "01-long.ipynb")
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"EIG_WORKSPACE": str(root)}
-    eig = [sys.executable, "-c", "from eigkit.cli import main; main()"]
-    checking = subprocess.Popen([*eig, "check", "runs/r"], cwd=root, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    command = [*EIG_FROM_A_TERMINAL, "check", "runs/r"]
+    checking = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while not (root / "checking").exists():
         assert checking.poll() is None and time.monotonic() < deadline, checking.communicate()

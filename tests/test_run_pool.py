@@ -13,16 +13,12 @@ from pathlib import Path
 import pytest
 
 from eigkit.runner import manifest
+from processes import AS_FROM_A_TERMINAL, signal_masks
 from processes import alive as _alive
 from processes import descendants as _descendants
-from processes import signal_masks
 from test_run_workspace import make_workspace
 
 pytestmark = pytest.mark.slow
-# The driver starts as from a terminal, with Python's Ctrl-C handler: a test process started in the background
-# by a non-interactive shell (`pytest &` in a script) has SIGINT ignored, and a child inherits that (POSIX:
-# Python then leaves SIGINT ignored, as `eig run &` must), so Ctrl-C would never reach the driver.
-AS_FROM_A_TERMINAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
 EIG = [sys.executable, "-X", "faulthandler", "-c", AS_FROM_A_TERMINAL + "from eigkit.cli import main; main()"]
 
 

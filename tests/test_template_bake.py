@@ -19,7 +19,7 @@ import eigkit
 from conftest import KIT, OFFLINE_ENV, bake_project, copy_kit, git, write_cookiecutter_config
 from eigkit.workspace import WorkspaceError
 from eigkit.workspace.variables import template_defaults
-from param_notebooks import EIG
+from processes import EIG_FROM_A_TERMINAL
 
 TEMPLATE_CHOICES = template_defaults(KIT)
 KINDS = TEMPLATE_CHOICES["defi_kind"]
@@ -274,7 +274,8 @@ def test_ctrl_c_during_a_bake_removes_the_half_baked_folder(tmp_path: Path, cook
     started, out = tmp_path / "hook-started", str(tmp_path / "out")
     env = {**os.environ, **OFFLINE_ENV, "COOKIECUTTER_CONFIG": str(cookiecutter_config),
            "EIG_TEST_HOOK_STARTED": str(started)}  # fmt: skip
-    command = [*EIG, "new", "Test", "--no-input", "--no-git", "--template", str(kit), "--output-dir", out]
+    command = [*EIG_FROM_A_TERMINAL, "new", "Test", "--no-input", "--no-git", "--template", str(kit),
+               "--output-dir", out]  # fmt: skip
     baking = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while not started.exists() and baking.poll() is None and time.monotonic() < deadline:
