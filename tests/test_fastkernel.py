@@ -23,7 +23,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
-from eigkit.runner import fastkernel, forkserver
+from eigkit.runner import fastkernel, forkserver, ipc
 from eigkit.runner.forkserver import ForkServer
 from eigkit.runner.pool import LocalPool
 from eigkit.runner.provisioner import PROVISIONER_NAME, FastKernelClient, FastKernelManager, ForkProvisioner
@@ -607,10 +607,10 @@ def test_a_temporary_folder_too_long_for_socket_paths_is_not_used_for_sockets(tm
     to /tmp, as Python 3.14's multiprocessing does. The run works and leaves nothing in that TMPDIR."""
     long_tmp = tempfile.mkdtemp(prefix="eig-" + "t" * 80)
     request.addfinalizer(lambda: shutil.rmtree(long_tmp, ignore_errors=True))
-    assert not fastkernel.fits_socket_paths(long_tmp)
+    assert not ipc.fits_socket_paths(long_tmp)
     monkeypatch.setenv("TMPDIR", long_tmp)  # the spawned worker's
     monkeypatch.setattr(tempfile, "tempdir", long_tmp)  # this process's
-    assert fastkernel.socket_base() == "/tmp"
+    assert ipc.socket_base() == "/tmp"
     start_method, worker_pid, worker_parent, report = probe_on_a_new_pool(tmp_path / "ws")
     assert start_method == "spawn" and worker_parent == os.getpid()
     assert report["transport"] == "ipc" and report["ppid"] != worker_pid  # forked from a warm server

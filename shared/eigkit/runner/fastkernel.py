@@ -37,7 +37,6 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -45,12 +44,11 @@ from typing import Any
 
 from traitlets.config import Config
 
+from eigkit.runner import ipc
 from eigkit.runner.forkserver import ForkServer, ForkServerError
 
 DISABLE_ENV = "EIG_FAST_KERNEL"
 TRANSPORT_ENV = "EIG_KERNEL_TRANSPORT"  # "ipc" or "tcp"; default: ipc where the platform has unix sockets
-SOCKET_PATH_MAX = 100  # bytes of a unix socket path, with a margin: Linux allows 107, macOS 103
-SOCKET_NAME_ROOM = 33  # what is added under the base folder: "/pymp-XXXXXXXX/listener-XXXXXXXX"
 SERVER_START_SECONDS = 30.0  # its imports take 1-4 s; past this, runs start kernels normally instead
 MAX_SERVERS = 2  # warm servers kept per process (least recently used one stopped first); ~150 MB each
 # Set per run by the kit, jupyter_client or pytest (nbval under ``eig check``: one value per notebook),
@@ -96,34 +94,13 @@ def available() -> bool:
 
 def kernel_transport() -> str:
     """``ipc`` (unix sockets: no TCP port race between parallel kernels) where the platform has them and
-    a folder short enough for their paths exists (:func:`socket_base`), else ``tcp``;
+    a folder short enough for their paths exists (:func:`~eigkit.runner.ipc.socket_base`), else ``tcp``;
     ``EIG_KERNEL_TRANSPORT=tcp`` or ``ipc`` chooses explicitly."""
     wanted = os.environ.get(TRANSPORT_ENV, "").strip().lower()
     if wanted in {"ipc", "tcp"}:
         return wanted
     unix = hasattr(socket, "AF_UNIX") and os.name == "posix"
-    return "ipc" if unix and socket_base() is not None else "tcp"
-
-
-def fits_socket_paths(folder: str) -> bool:
-    """True when the socket files made under ``folder`` (the kit's ``eig-ipc-*/<id>-<n>``, multiprocessing's
-    ``pymp-*/listener-*``) stay within the length a unix socket path may have."""
-    return len(os.path.abspath(folder)) + SOCKET_NAME_ROOM <= SOCKET_PATH_MAX
-
-
-def socket_base() -> str | None:
-    """Where the kit puts unix socket files: the temporary folder, or ``/tmp`` when the temporary folder's
-    path is too long for them (a long ``TMPDIR``, as Python 3.14's multiprocessing does); None if neither
-    fits (kernels then talk over TCP)."""
-    for folder in (tempfile.gettempdir(), "/tmp"):
-        if fits_socket_paths(folder) and os.access(folder, os.W_OK | os.X_OK):
-            return folder
-    return None
-
-
-def new_ipc_folder() -> str:
-    """A new private folder for ipc socket files, in :func:`socket_base` (the caller removes it)."""
-    return tempfile.mkdtemp(prefix="eig-ipc-", dir=socket_base())
+    return "ipc" if unix and ipc.socket_base() is not None else "tcp"
 
 
 def kernel_options(
@@ -135,13 +112,15 @@ def kernel_options(
     ``env``: variables the kernel gets on top of this process's environment. ``cwd``: the kernel's
     folder, handed to nbclient (``resources.metadata.path``); papermill's own ``cwd=`` changes the folder
     of this whole process while the notebook runs, which concurrent runs in threads must not do.
-    ``ipc_prefix``: an absolute path unique to this kernel for its ipc socket files (default: one in a
-    private folder of this process); ignored with the TCP transport. The kernel is forked when a warm
+    ``ipc_prefix``: an absolute path unique to this kernel for its ipc socket files and its connection file
+    (``<prefix>.json``; default: one in a private folder of this process). The kernel is forked when a warm
     server can serve it (inside ``warm_kernels()`` on Linux) and started normally otherwise.
     """
     manager: dict[str, Any] = {"transport": kernel_transport()}
-    if manager["transport"] == "ipc" and ipc_prefix:
-        manager["ip"] = ipc_prefix
+    if ipc_prefix:
+        manager["connection_file"] = f"{ipc_prefix}.json"  # the kernel's keys, removed with its folder
+        if manager["transport"] == "ipc":
+            manager["ip"] = ipc_prefix
     config = Config({"KernelManager": manager, "FastKernelManager": {"kernel_env": dict(env or {})}})
     # By name: nbclient's Type trait imports it (provisioner.py imports this module, not the reverse).
     options = {"kernel_manager_class": "eigkit.runner.provisioner.FastKernelManager", "config": config}

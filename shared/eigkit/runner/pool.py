@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import eigkit.runner.lean_imports  # noqa: F401  (first: a spawned worker imports this module before papermill)
-from eigkit.runner import fastkernel
+from eigkit.runner import fastkernel, ipc
 from eigkit.runner.lifeline import die_with
 from eigkit.runner.worker import RunTask, execute_task, execute_task_on_cluster, warm_kernels
 
@@ -81,7 +81,7 @@ class LocalPool:
     (``OSError: AF_UNIX path too long`` before Python 3.14)."""
 
     def __init__(self, workers: int) -> None:
-        forkserver_fits = fastkernel.fits_socket_paths(tempfile.gettempdir())
+        forkserver_fits = ipc.fits_socket_paths(tempfile.gettempdir())
         self.start_method = "forkserver" if fastkernel.fork_supported() and forkserver_fits else "spawn"
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":

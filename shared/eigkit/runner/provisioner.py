@@ -35,7 +35,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 from traitlets import Dict, DottedObjectName, Type, Unicode, default
 
-from eigkit.runner import fastkernel
+from eigkit.runner import fastkernel, ipc
 from eigkit.runner.forkserver import ForkServer, ForkServerError
 
 _PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
@@ -249,7 +249,7 @@ def private_ipc_prefix() -> str:
     """A unique absolute ipc socket prefix in a folder private to this process (removed at exit)."""
     global _ipc_folder
     if _ipc_folder is None or not os.path.isdir(_ipc_folder):
-        _ipc_folder = fastkernel.new_ipc_folder()
+        _ipc_folder = ipc.new_ipc_folder()
         atexit.register(shutil.rmtree, _ipc_folder, ignore_errors=True)
     return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
 
@@ -278,7 +278,7 @@ class ForkKernelSpecManager(KernelSpecManager):
 
 class FastKernelManager(AsyncKernelManager):
     """The kit's kernel manager: kernels forked from a warm server when possible (``ForkProvisioner``),
-    each with its own environment (``kernel_env``), ipc sockets in a private folder."""
+    each with its own environment (``kernel_env``), ipc sockets and connection file in a private folder."""
 
     client_class = DottedObjectName("eigkit.runner.provisioner.FastKernelClient", config=True)
     client_factory = Type(FastKernelClient, klass=AsyncKernelClient, config=True)
@@ -298,6 +298,8 @@ class FastKernelManager(AsyncKernelManager):
         variables kernels never get (:data:`~eigkit.runner.fastkernel.HIDDEN_FROM_KERNELS`)."""
         if self.transport == "ipc" and not os.path.isabs(self.ip):
             self.ip = private_ipc_prefix()  # jupyter_client's relative default races (see FastKernelClient)
+        if not self.connection_file:  # beside the sockets, not loose in TMPDIR: swept with them if we die
+            self.connection_file = f"{self.ip if self.transport == 'ipc' else private_ipc_prefix()}.json"
         env = {**fastkernel.QUIET_DEBUGGER, **(kw.pop("env", None) or os.environ), **self.kernel_env}
         for name in fastkernel.HIDDEN_FROM_KERNELS:
             env.pop(name, None)

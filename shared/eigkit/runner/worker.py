@@ -98,12 +98,12 @@ def execute_task_on_cluster(task: RunTask) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def ipc_folder() -> Iterator[str]:
-    """A private, short-named folder for one kernel's ipc sockets (unix socket paths are limited to about
-    100 bytes, so not inside the run folder; in /tmp when the temporary folder's path is too long), removed
-    with whatever the kernel left in it."""
-    from eigkit.runner import fastkernel
+    """A private, short-named folder for one kernel's ipc sockets and connection file (unix socket paths are
+    limited to about 100 bytes, so not inside the run folder; in /tmp when the temporary folder's path is too
+    long), removed with whatever the kernel left in it (:mod:`eigkit.runner.ipc`)."""
+    from eigkit.runner import ipc
 
-    folder = fastkernel.new_ipc_folder()
+    folder = ipc.new_ipc_folder()
     try:
         yield folder
     finally:
