@@ -266,7 +266,12 @@ PAUSE_IN_THE_HOOK = """    context = json.loads(context_json)
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_a_bake_removes_the_half_baked_folder(tmp_path: Path, cookiecutter_config: Path):
+@pytest.mark.parametrize("asked", [False, True], ids=["no-input", "prompts"])
+def test_ctrl_c_during_a_bake_removes_the_half_baked_folder_or_names_it(
+    tmp_path: Path, cookiecutter_config: Path, asked: bool
+):
+    """``--no-input``: the folder's name is known before the bake, and it is removed. After prompts, the name
+    came from the answers: a new folder might be someone else's, so it is only named."""
     kit = copy_kit(tmp_path / "kit")
     hook = kit / "template/hooks/post_gen_project.py"
     hook.write_text(hook.read_text().replace("    context = json.loads(context_json)\n", PAUSE_IN_THE_HOOK))
@@ -274,15 +279,22 @@ def test_ctrl_c_during_a_bake_removes_the_half_baked_folder(tmp_path: Path, cook
     started, out = tmp_path / "hook-started", str(tmp_path / "out")
     env = {**os.environ, **OFFLINE_ENV, "COOKIECUTTER_CONFIG": str(cookiecutter_config),
            "EIG_TEST_HOOK_STARTED": str(started)}  # fmt: skip
-    command = [*EIG_FROM_A_TERMINAL, "new", "Test", "--no-input", "--no-git", "--template", str(kit),
-               "--output-dir", out]  # fmt: skip
-    baking = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = [*EIG_FROM_A_TERMINAL, "new", "Test", "--no-git", "--template", str(kit), "--output-dir", out,
+               *([] if asked else ["--no-input"])]  # fmt: skip
+    baking = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    baking.stdin.write("\n" * 40)  # every question answered with its default
+    baking.stdin.close()
     deadline = time.monotonic() + 120
     while not started.exists() and baking.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert started.exists() and Path(out, "test", "pyproject.toml").is_file(), "the bake never paused"
     os.killpg(baking.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
-    _, stderr = baking.communicate(timeout=60)
-    assert baking.returncode == 130, stderr
+    stderr = baking.stderr.read()
+    assert baking.wait(timeout=60) == 130, stderr
     assert stderr.rstrip().endswith("Interrupted (Ctrl-C).") and "Traceback" not in stderr, stderr
-    assert list(Path(out).iterdir()) == []  # nothing half-baked blocks the next `eig new "Test"`
+    if asked:
+        assert f"note: {Path(out, 'test')} appeared during the interrupted bake" in stderr
+        assert [path.name for path in Path(out).iterdir()] == ["test"]
+    else:
+        assert list(Path(out).iterdir()) == []  # nothing half-baked blocks the next `eig new "Test"`

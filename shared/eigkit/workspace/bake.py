@@ -207,12 +207,17 @@ def _folders(output: Path) -> set[str]:
     return {path.name for path in output.iterdir() if path.is_dir()}
 
 
-def _remove_half_baked(output: Path, before: set[str]) -> None:
-    """Remove the folder a failed or interrupted bake left in ``output``: the one new folder since ``before``
-    (cookiecutter bakes exactly one; when several appeared, someone else wrote there too: touch nothing)."""
-    appeared = _folders(output) - before
-    if len(appeared) == 1:
-        shutil.rmtree(output / appeared.pop(), ignore_errors=True)
+def _after_a_failed_bake(
+    target: Path | None, output: Path, before: set[str], say: Callable[[str], None]
+) -> None:
+    """Remove the half-baked ``target`` (known when nothing was asked, and checked absent before the bake);
+    after prompts, where the folder's name came from the answers, only name the new folders left."""
+    if target is not None:
+        if target.name not in before:
+            shutil.rmtree(target, ignore_errors=True)
+        return
+    for name in sorted(_folders(output) - before):
+        say(f"note: {output / name} appeared during the interrupted bake: remove it if it is half-baked.")
 
 
 def new(
@@ -249,6 +254,7 @@ def new(
     source = resolve_source(template)
     chosen.setdefault("kit_source", source.kit_source)
     output = Path(output_dir).expanduser().resolve()
+    target: Path | None = None
     if no_input:
         context = validate(chosen, source.kit)
         target = output / context["project_slug"]
@@ -265,7 +271,7 @@ def new(
     try:
         project = bake(source, chosen, output, no_input, config)
     except BaseException as error:  # Ctrl-C included: a half-baked folder would block the next `eig new`
-        _remove_half_baked(output, before)
+        _after_a_failed_bake(target, output, before, say)
         if isinstance(error, (CookiecutterException, CruftError, ValueError)):
             raise WorkspaceError(f"the workspace was not created: {error}") from error
         raise
