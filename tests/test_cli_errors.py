@@ -69,23 +69,25 @@ cd /tmp && exec "$@"
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare -m (root)")
-@pytest.mark.parametrize("args", [["new", "Test", "--no-input", "--no-git"], ["data", "info", "radars"]])
+@pytest.mark.parametrize("command", ["new", "run", "data info"])
 def test_no_writable_temporary_folder_is_a_message_naming_tmpdir_not_a_traceback(
-    tmp_path: Path, args: list[str]
+    tmp_path: Path, command: str
 ) -> None:
-    """``eig new`` needs one (cookiecutter's hooks): a message; ``eig data info`` does not: it still works."""
+    """``eig new`` (cookiecutter's hooks) and ``eig run`` (kernels' sockets) need one: a message, and nothing
+    recorded; ``eig data info`` does not: it still works."""
     output = tmp_path / "out"
     output.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp_path / "missing")}
-    command = ["unshare", "-m", "bash", "-c", NO_TEMPORARY_FOLDER, "bash", *EIG, *args]
-    if args[0] == "new":
-        command += ["--output-dir", str(output)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    if args[0] == "data":
+    workspace = make_workspace(tmp_path / "ws", {"01-demo": "params_demo"})
+    env = {**os.environ, "TMPDIR": str(tmp_path / "missing"), "EIG_WORKSPACE": str(workspace)}
+    args = {"new": ["new", "Test", "--no-input", "--no-git", "--output-dir", str(output)], "run": ["run"],
+            "data info": ["data", "info", "radars"]}[command]  # fmt: skip
+    argv = ["unshare", "-m", "bash", "-c", NO_TEMPORARY_FOLDER, "bash", *EIG, *args]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    if command == "data info":
         assert result.returncode == 0 and "radars" in result.stdout, result.stderr
         return
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: no folder to write temporary files in: "), result.stderr
     assert str(tmp_path / "missing") in result.stderr and "Point TMPDIR to a folder" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert list(output.iterdir()) == []
+    assert list(output.iterdir()) == [] and not (workspace / "runs").exists()

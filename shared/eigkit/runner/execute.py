@@ -30,6 +30,7 @@ from typing import Any
 
 from eigkit.atomic import write_text
 from eigkit.errors import EigError, RunnerError
+from eigkit.paths import is_workspace, temporary_folder, workspace_root
 from eigkit.runner import diff, report, reuse
 from eigkit.runner import manifest as manifests
 from eigkit.runner.grid import expand_grid
@@ -86,8 +87,6 @@ class RunResult:
 
 def find_workspace(workspace: PathLike | None) -> Path:
     """The défi workspace to run in: ``workspace`` if given, else the one around the current folder."""
-    from eigkit.paths import is_workspace, workspace_root
-
     if workspace is not None:
         root = Path(workspace).resolve()
         if not is_workspace(root):
@@ -244,6 +243,7 @@ def run(
     paths = find_notebooks(root, notebooks)
     planned = plan(root, paths, params=params, overrides=overrides, grid=grid)
     check_kernel(kernel)
+    temporary_folder()  # kernels' sockets and pool need one: an EigError saying so, before any record
     theme, partner = report_theme(root, theme)
     command = {
         "notebooks": [str(p) for p in notebooks or []],
