@@ -156,3 +156,7 @@ def test_spearman_refuses_two_series_whose_indexes_differ_instead_of_pairing_the
     frame = pd.DataFrame({"x": [3, 1, 2, 5, 4], "y": [30, 10, 20, 50, 40]}, index=[9, 7, 8, 6, 5])
     assert spearman(frame["x"], frame["y"])["rho"] == 1.0  # two columns of one frame: one index
     assert spearman(rates, [1, 2, 3, 4, 5])["rho"] == 1.0  # a list has no index: paired by position
+    repeated = pd.Series([1.0, 2.0, 3.0, 4.0], index=["a", "a", "b", "b"])
+    for other in (["a", "b", "a", "b"], ["a", "a", "b", "c"]):  # aligning would pair every "a" with every "a"
+        with pytest.raises(ValueError, match="repeat labels: they cannot be paired on their labels"):
+            spearman(repeated, pd.Series([4.0, 3.0, 2.0, 1.0], index=other))

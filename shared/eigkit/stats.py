@@ -135,6 +135,12 @@ def _refuse_misaligned(x: ArrayLike, y: ArrayLike) -> None:
     x_index, y_index = x.index, y.index
     if x_index.equals(y_index):
         return
+    if x_index.has_duplicates or y_index.has_duplicates:
+        raise ValueError(
+            "spearman(): x and y are Series whose indexes differ and repeat labels: they cannot be paired on "
+            "their labels (aligning them would pair every repeat with every other). Build the pairs in one "
+            "frame (a merge on the key) and pass two of its columns."
+        )
     only_x, only_y = x_index.difference(y_index), y_index.difference(x_index)
     if len(only_x) or len(only_y):
         detail = f"{len(only_x)} labels only in x (first: {list(only_x[:3])}), {len(only_y)} only in y"
