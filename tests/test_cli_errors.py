@@ -30,6 +30,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 CASES = [
     ("plain", ["new", "--no-input", "--no-git", "--set", "nope=1"], 1, "unknown template variable(s): nope"),
     ("plain", ["new", "--no-input", "--no-git", "--kind", "cuisine"], 1, "cuisine"),
+    ("plain", ["new", "--no-input", "--no-git", "--output-dir", "bad.csv/x"], 1, "cannot create the"),
     ("plain", ["demo", "taken"], 1, "already exists and is not a demo workspace"),
     ("plain", ["update"], 1, OUTSIDE),
     ("plain", ["update", "--check"], 1, OUTSIDE),

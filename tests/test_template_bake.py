@@ -260,41 +260,72 @@ def test_eig_new_records_the_template_and_commits(
 
 
 PAUSE_IN_THE_HOOK = """    context = json.loads(context_json)
-    open(os.environ["EIG_TEST_HOOK_STARTED"], "w").close()  # the test's pause, then its Ctrl-C
-    __import__("time").sleep(120)
+    open(os.environ["EIG_TEST_HOOK_STARTED"], "w").close()  # the test's pause, until it says go
+    for _ in range(2400):
+        if os.path.exists(os.environ["EIG_TEST_HOOK_GO"]):
+            break
+        __import__("time").sleep(0.05)
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("asked", [False, True], ids=["no-input", "prompts"])
-def test_ctrl_c_during_a_bake_removes_the_half_baked_folder_or_names_it(
-    tmp_path: Path, cookiecutter_config: Path, asked: bool
-):
-    """``--no-input``: the folder's name is known before the bake, and it is removed. After prompts, the name
-    came from the answers: a new folder might be someone else's, so it is only named."""
+@pytest.fixture
+def pausing_kit(tmp_path: Path) -> Path:
+    """A git copy of the kit whose post-generation hook pauses: it creates ``hook-started`` beside the kit,
+    then waits for ``hook-go``."""
     kit = copy_kit(tmp_path / "kit")
     hook = kit / "template/hooks/post_gen_project.py"
     hook.write_text(hook.read_text().replace("    context = json.loads(context_json)\n", PAUSE_IN_THE_HOOK))
     git(kit, "commit", "-qam", "a pause in the post-generation hook")
-    started, out = tmp_path / "hook-started", str(tmp_path / "out")
-    env = {**os.environ, **OFFLINE_ENV, "COOKIECUTTER_CONFIG": str(cookiecutter_config),
-           "EIG_TEST_HOOK_STARTED": str(started)}  # fmt: skip
-    command = [*EIG_FROM_A_TERMINAL, "new", "Test", "--no-git", "--template", str(kit), "--output-dir", out,
-               *([] if asked else ["--no-input"])]  # fmt: skip
-    baking = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)  # fmt: skip
+    return kit
+
+
+def _bake_until_the_hook(kit: Path, out: Path, config: Path, asked: bool = False) -> subprocess.Popen[str]:
+    """``eig new "Test"`` (with prompts, answered with the defaults, when ``asked``) started as from a
+    terminal, once its post-generation hook has started."""
+    started, go = kit.parent / "hook-started", kit.parent / "hook-go"
+    env = {**os.environ, **OFFLINE_ENV, "COOKIECUTTER_CONFIG": str(config),
+           "EIG_TEST_HOOK_STARTED": str(started), "EIG_TEST_HOOK_GO": str(go)}  # fmt: skip
+    command = [*EIG_FROM_A_TERMINAL, "new", "Test", "--no-git", "--template", str(kit),
+               "--output-dir", str(out), *([] if asked else ["--no-input"])]  # fmt: skip
+    baking = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     baking.stdin.write("\n" * 40)  # every question answered with its default
     baking.stdin.close()
     deadline = time.monotonic() + 120
     while not started.exists() and baking.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert started.exists() and Path(out, "test", "pyproject.toml").is_file(), "the bake never paused"
+    assert started.exists(), baking.communicate()
+    return baking
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("asked", [False, True], ids=["no-input", "prompts"])
+def test_ctrl_c_during_a_bake_leaves_nothing_behind(
+    pausing_kit: Path, tmp_path: Path, cookiecutter_config: Path, asked: bool
+):
+    """The workspace is baked in a private folder and moved into place once complete: an interrupted bake
+    leaves nothing that would make the next ``eig new "Test"`` say "already exists"."""
+    out = tmp_path / "out"
+    baking = _bake_until_the_hook(pausing_kit, out, cookiecutter_config, asked)
+    assert [path.name for path in out.iterdir()] != ["test"]  # not in place while baking
     os.killpg(baking.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
     stderr = baking.stderr.read()
     assert baking.wait(timeout=60) == 130, stderr
     assert stderr.rstrip().endswith("Interrupted (Ctrl-C).") and "Traceback" not in stderr, stderr
-    if asked:
-        assert f"note: {Path(out, 'test')} appeared during the interrupted bake" in stderr
-        assert [path.name for path in Path(out).iterdir()] == ["test"]
-    else:
-        assert list(Path(out).iterdir()) == []  # nothing half-baked blocks the next `eig new "Test"`
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_bake_never_removes_the_folder_someone_else_made_meanwhile(
+    pausing_kit: Path, tmp_path: Path, cookiecutter_config: Path
+):
+    out = tmp_path / "out"
+    baking = _bake_until_the_hook(pausing_kit, out, cookiecutter_config)
+    (out / "test").mkdir()  # another `eig new "Test"`, or the user, was quicker
+    (out / "test" / "notes.txt").write_text("à garder")
+    (pausing_kit.parent / "hook-go").touch()
+    assert baking.wait(timeout=120) == 1  # its output is a few lines: the pipes cannot fill up
+    stderr = baking.stderr.read()
+    assert "test already exists (made while this workspace was baked)" in stderr, stderr
+    assert [path.name for path in out.iterdir()] == ["test"]
+    assert [path.name for path in (out / "test").iterdir()] == ["notes.txt"]

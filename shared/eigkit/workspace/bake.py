@@ -9,17 +9,20 @@ Two routes, both offline for a local kit:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eigkit import __version__
-from eigkit.paths import kit_checkout, kit_root
+from eigkit.paths import kit_checkout, kit_root, temporary_folder
 from eigkit.workspace import WorkspaceError
 from eigkit.workspace.kit_source import ci_problem
 from eigkit.workspace.variables import refuse_unknown, template_defaults, validate
@@ -187,7 +190,7 @@ def _bake_from_folder(
     return project
 
 
-def _git_init(project: Path, say: Callable[[str], None]) -> None:
+def _git_init(project: Path, say: Callable[[str], None], shown: Path) -> None:
     steps = (
         ("init", "-q"),
         ("add", "-A"),
@@ -197,27 +200,31 @@ def _git_init(project: Path, say: Callable[[str], None]) -> None:
         result = _git(project, *step)
         if result.returncode != 0:
             say(
-                f"note: `git {step[0]}` failed in {project} ({result.stderr.strip()}); commit the workspace "
+                f"note: `git {step[0]}` failed in {shown} ({result.stderr.strip()}); commit the workspace "
                 "yourself: `eig update` needs it under git."
             )
             return
 
 
-def _folders(output: Path) -> set[str]:
-    return {path.name for path in output.iterdir() if path.is_dir()}
-
-
-def _after_a_failed_bake(
-    target: Path | None, output: Path, before: set[str], say: Callable[[str], None]
-) -> None:
-    """Remove the half-baked ``target`` (known when nothing was asked, and checked absent before the bake);
-    after prompts, where the folder's name came from the answers, only name the new folders left."""
-    if target is not None:
-        if target.name not in before:
-            shutil.rmtree(target, ignore_errors=True)
-        return
-    for name in sorted(_folders(output) - before):
-        say(f"note: {output / name} appeared during the interrupted bake: remove it if it is half-baked.")
+def _move_into_place(staged: Path, target: Path) -> None:
+    """Move the baked workspace from its staging folder to ``target``, which must not exist: claimed with an
+    exclusive ``mkdir`` first, then replaced by the rename, so that a folder someone else made meanwhile is
+    never overwritten nor removed."""
+    try:
+        target.mkdir()
+    except FileExistsError:
+        raise WorkspaceError(
+            f"{target} already exists (made while this workspace was baked): choose another --output-dir or "
+            "project_slug"
+        ) from None
+    try:
+        os.rename(staged, target)
+    except OSError as error:  # someone wrote into the claimed folder meanwhile: theirs now, left as is
+        with contextlib.suppress(OSError):
+            target.rmdir()  # only while still empty
+        raise WorkspaceError(
+            f"{target} could not be created ({error.strerror}): the workspace was not created"
+        ) from error
 
 
 def new(
@@ -254,7 +261,6 @@ def new(
     source = resolve_source(template)
     chosen.setdefault("kit_source", source.kit_source)
     output = Path(output_dir).expanduser().resolve()
-    target: Path | None = None
     if no_input:
         context = validate(chosen, source.kit)
         target = output / context["project_slug"]
@@ -264,19 +270,30 @@ def new(
         refuse_unknown(chosen, source.kit)
     if source.note:
         say(source.note)
-    output.mkdir(parents=True, exist_ok=True)
+    temporary_folder()  # cookiecutter writes its hooks there: an EigError saying so when there is none
     bake = _bake_with_cruft if source.is_git else _bake_from_folder
     config = Path(config_file) if config_file else None
-    before = _folders(output)
+    # Baked in a private folder beside the target, moved into place once complete: an interrupted or failed
+    # bake leaves nothing, and a bake never removes a folder it did not make (two `eig new` at once).
     try:
-        project = bake(source, chosen, output, no_input, config)
-    except BaseException as error:  # Ctrl-C included: a half-baked folder would block the next `eig new`
-        _after_a_failed_bake(target, output, before, say)
-        if isinstance(error, (CookiecutterException, CruftError, ValueError)):
+        output.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".eig-new-", dir=output))
+    except OSError as error:
+        raise WorkspaceError(
+            f"{output}: cannot create the workspace there ({error.strerror}); choose a folder you can write "
+            "to with --output-dir"
+        ) from error
+    try:
+        try:
+            staged = bake(source, chosen, staging, no_input, config)
+        except (CookiecutterException, CruftError, ValueError) as error:
             raise WorkspaceError(f"the workspace was not created: {error}") from error
-        raise
-    if git_init:
-        _git_init(project, say)
+        project = output / staged.name
+        if git_init:
+            _git_init(staged, say, shown=project)
+        _move_into_place(staged, project)
+    finally:  # Ctrl-C included
+        shutil.rmtree(staging, ignore_errors=True)
     problem = ci_problem(str(chosen.get("kit_source") or source.kit_source))
     if problem:
         say(f"warning: {problem}")
