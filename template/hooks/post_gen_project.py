@@ -14,11 +14,18 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+if __name__ == "__main__":  # first thing after the imports:
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))  # Ctrl-C: quiet (`eig new` says it)
+    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
+    if os.path.basename(__file__).startswith("tmp"):
+        os.remove(__file__)
 
 VERSION_TOKEN = "@EIG_KIT_VERSION@"
 FILES_WITH_VERSION = ("pyproject.toml", "README.md", "docs/PERENNISATION.md")
@@ -205,10 +212,4 @@ def main(context_json):
 
 # {% endraw %}
 if __name__ == "__main__":
-    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
-    if os.path.basename(__file__).startswith("tmp"):
-        os.remove(__file__)
-    try:
-        sys.exit(main({{ cookiecutter | tojson | tojson }}))
-    except KeyboardInterrupt:  # Ctrl-C reaches the hook too: `eig new` says so and removes the folder
-        sys.exit(130)
+    sys.exit(main({{ cookiecutter | tojson | tojson }}))

@@ -8,7 +8,14 @@ them from this file and check ``eig new``'s values before calling cookiecutter: 
 import json
 import os
 import re
+import signal
 import sys
+
+if __name__ == "__main__":  # first thing after the imports:
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))  # Ctrl-C: quiet (`eig new` says it)
+    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
+    if os.path.basename(__file__).startswith("tmp"):
+        os.remove(__file__)
 
 KINDS = (
     "generique", "securite-routiere", "pompiers", "sauvetage-en-mer", "cour-des-comptes", "controle-fiscal",
@@ -92,10 +99,4 @@ def main(context_json):
 
 # {% endraw %}
 if __name__ == "__main__":
-    # cookiecutter runs a copy rendered with the answers from a temporary file it never removes (its #886)
-    if os.path.basename(__file__).startswith("tmp"):
-        os.remove(__file__)
-    try:
-        sys.exit(main({{ cookiecutter | tojson | tojson }}))
-    except KeyboardInterrupt:  # Ctrl-C reaches the hook too: `eig new` says so and removes the folder
-        sys.exit(130)
+    sys.exit(main({{ cookiecutter | tojson | tojson }}))
