@@ -224,10 +224,13 @@ def test_kernels_started_within_pytest_record_file_descriptor_2_as_from_a_termin
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the kernel processes")
-def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_path: Path) -> None:
+def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel_nor_its_files(
+    tmp_path: Path,
+) -> None:
     import os
     import signal
     import subprocess
+    import tempfile
     import time
 
     import nbformat
@@ -241,7 +244,9 @@ def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_p
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (root / "runs" / "r").mkdir(parents=True)
     nbformat.write(notebook, root / "runs" / "r" / "01-long.ipynb")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"EIG_WORKSPACE": str(root)}
+    scratch = Path(tempfile.mkdtemp(prefix="eig-t-"))  # short: socket paths must fit
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env |= {"EIG_WORKSPACE": str(root), "TMPDIR": str(scratch)}
     command = [*EIG_FROM_A_TERMINAL, "check", "runs/r"]
     checking = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)  # fmt: skip
@@ -255,3 +260,6 @@ def test_ctrl_c_during_a_check_exits_130_like_eig_run_and_leaves_no_kernel(tmp_p
     assert checking.returncode == 130, stderr
     assert stderr.rstrip().endswith("Interrupted (Ctrl-C).") and "Traceback" not in stderr, stderr
     assert left_alive(below) == [], "the check left processes behind"
+    left = sorted(path.name for path in scratch.iterdir())  # no kernel key, socket or scratch folder
+    shutil.rmtree(scratch)
+    assert left == []

@@ -9,8 +9,10 @@ must be clean (``nbstripout notebooks/*.ipynb``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,8 @@ from eigkit.runner.execute import PathLike, RunnerError, find_workspace
 from eigkit.runner.fastkernel import QUIET_DEBUGGER
 from eigkit.runner.lean_imports import run_module_code
 
+NOTICE_SECONDS = 2.0  # after Ctrl-C, how long pytest gets to notice it (the terminal sent it too)
+STOP_SECONDS = 20.0  # then how long it gets to stop its kernels, once told
 KIT_SANITIZE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
 
 
@@ -139,7 +143,28 @@ def check(
     with tempfile.TemporaryDirectory(prefix="eig-check-") as scratch:
         env = os.environ | QUIET_DEBUGGER | {"EIG_WORKSPACE": str(root)}
         env["EIG_DATA_USAGE"] = str(Path(scratch) / "data.jsonl")
-        returncode = subprocess.run(command, cwd=root, env=env, check=False).returncode
+        returncode = _run_pytest(command, root, env)
     if problems and returncode == 0:
         returncode = 1
     return CheckResult(returncode, notebooks, problems, command)
+
+
+def _run_pytest(command: list[str], root: Path, env: dict[str, str]) -> int:
+    """Run nbval's pytest and return its exit code. On Ctrl-C, pytest stops its kernels itself before this
+    process goes on (``subprocess.run`` would kill it after 0.25 s, its kernels' files left behind): it is
+    told (SIGINT) if it did not hear it, and killed only if it does not stop in time."""
+    process = subprocess.Popen(command, cwd=root, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        try:
+            process.wait(timeout=NOTICE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_SECONDS)
+        raise
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -8,6 +8,8 @@
 - Without ``PYTEST_CURRENT_TEST`` (``fastkernel.HIDDEN_FROM_KERNELS``), as ``eig run``'s kernels: ipykernel
   does not capture what is written straight to file descriptors 1 and 2 (a C library's warning, a
   subprocess's stderr) in a kernel that sees it, and the check would disagree with the run.
+- Their connection files (the kernels' keys) in the kit's private folder (:mod:`eigkit.runner.ipc`), not loose
+  in TMPDIR where nbval's jupyter_client puts them: removed at exit, swept if this process is killed.
 - A kernel that dies while a cell runs (killed for lack of memory, a crash in a C library) fails that cell
   within seconds, saying so: nbval alone waits for its reply until the cell timeout (2,000 s by default).
 """
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from queue import Empty
 from typing import Any
 
-from eigkit.runner.provisioner import naming_fork_provisioner
+from eigkit.runner.provisioner import naming_fork_provisioner, private_ipc_prefix
 
 _warm: contextlib.ExitStack | None = None
 POLL_SECONDS = 1.0  # how often a cell's wait for its reply checks that the kernel still lives
@@ -66,22 +68,30 @@ def pytest_configure(config: Any) -> None:
 
         plugin.RunningKernel = WorkspaceKernel
 
-    if fastkernel.available() and not getattr(kernel.KernelManager, "eig_forked", False):
+    if not getattr(kernel.KernelManager, "eig_kernel_files", False):
+        forked = fastkernel.available()
 
-        class ForkedKernelManager(kernel.KernelManager):  # type: ignore[misc, valid-type, name-defined]
-            """nbval's kernel manager, its kernel spec (the current-environment one included) naming the fork
-            provisioner as ``eig run``'s do."""
+        class KitKernelManager(kernel.KernelManager):  # type: ignore[misc, valid-type, name-defined]
+            """nbval's kernel manager: its connection file (the kernel's key) in the kit's private folder,
+            swept if this process is killed, not loose in TMPDIR; its kernel spec (the current-environment
+            one included) naming the fork provisioner as ``eig run``'s do, where kernels are forked."""
 
-            eig_forked = True
+            eig_kernel_files = True
+
+            def start_kernel(self, **kw: Any) -> None:
+                if not self.connection_file:
+                    self.connection_file = f"{private_ipc_prefix()}.json"
+                super().start_kernel(**kw)
 
             @property
             def kernel_spec(self) -> Any:
                 spec = super().kernel_spec
-                return None if spec is None else naming_fork_provisioner(spec, self)
+                return spec if spec is None or not forked else naming_fork_provisioner(spec, self)
 
-        kernel.KernelManager = ForkedKernelManager
-        _warm = contextlib.ExitStack()
-        _warm.enter_context(fastkernel.warm_kernels())
+        kernel.KernelManager = KitKernelManager
+        if forked:
+            _warm = contextlib.ExitStack()
+            _warm.enter_context(fastkernel.warm_kernels())
 
 
 @contextlib.contextmanager
