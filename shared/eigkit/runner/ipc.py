@@ -3,13 +3,18 @@
 Unix socket paths hold about 100 bytes, so the folders are made in the temporary folder, or in ``/tmp`` when
 ``TMPDIR`` is too long. Each folder is named after the process that made it (``eig-ipc-<pid>-XXXXXXXX``);
 that process removes it, but a process killed with SIGKILL (the OOM killer, a Dask nanny) cannot. The next
-folder made on the machine sweeps such leftovers: folders of this user whose process is gone and whose
-sockets no longer answer, with the connection files (kernel keys) inside them.
+folder made on the machine sweeps such leftovers, with the connection files (kernel keys) inside them.
+
+Whether a folder's owner still lives is told by a lock, not by its pid: the owner holds an exclusive
+``flock`` on the folder's ``.owner`` file for the folder's whole life, and the kernel releases it when the
+owner dies, however it dies. A pid cannot tell: a process of another PID namespace sharing ``/tmp`` (a
+container) has a pid that means nothing here, and a pid may be reused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -17,11 +22,15 @@ import socket
 import stat
 import tempfile
 import threading
+import time
 
 SOCKET_PATH_MAX = 100  # bytes of a unix socket path, with a margin: Linux allows 107, macOS 103
 SOCKET_NAME_ROOM = 33  # what is added under the base folder: "/pymp-XXXXXXXX/listener-XXXXXXXX"
 PREFIX = "eig-ipc-"
+OWNER_FILE = ".owner"  # locked by the folder's owner for the folder's life
+UNLOCKED_GRACE_SECONDS = 60.0  # a folder without its lock file is left alone this long (being made)
 _OWNED = re.compile(rf"^{PREFIX}(\d+)-")
+_locks: dict[str, int] = {}  # folder made by this process -> the descriptor holding its owner lock
 _swept: set[str] = set()  # base folders this process already swept
 _sweeping = threading.Lock()
 
@@ -43,22 +52,36 @@ def socket_base() -> str | None:
 
 
 def new_ipc_folder() -> str:
-    """A new private folder for ipc socket and connection files, in :func:`socket_base` (the caller removes
-    it); the first call of a process per base folder first removes the stale ones (:func:`sweep_stale`)."""
+    """A new private folder for ipc socket and connection files, in :func:`socket_base`, locked as this
+    process's until :func:`remove_ipc_folder`; the first call of a process per base folder first removes the
+    stale ones (:func:`sweep_stale`)."""
     base = socket_base()
     folder = base or tempfile.gettempdir()
     with _sweeping:
         if folder not in _swept:
             _swept.add(folder)
             sweep_stale(folder)
-    return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
+    made = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
+    descriptor = os.open(os.path.join(made, OWNER_FILE), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    _locks[made] = descriptor
+    return made
+
+
+def remove_ipc_folder(folder: str) -> None:
+    """Remove a folder made by :func:`new_ipc_folder` with everything in it, then release its lock."""
+    shutil.rmtree(folder, ignore_errors=True)
+    descriptor = _locks.pop(folder, None)
+    if descriptor is not None:
+        os.close(descriptor)
 
 
 def sweep_stale(base: str) -> list[str]:
-    """Remove the ``eig-ipc-<pid>-*`` folders of ``base`` left by dead processes of this user; return them.
+    """Remove the ``eig-ipc-<pid>-*`` folders of ``base`` whose owner is gone; return them.
 
-    A folder stays when its process is alive, when it belongs to another user, or when one of its sockets
-    still accepts a connection (a process of another PID namespace sharing ``/tmp`` may be using it).
+    The owner is gone when its ``.owner`` lock can be taken. A folder without one (made by a kit before the
+    lock, or being made right now) goes only when it is older than a minute, its process is not alive here
+    and none of its sockets accepts a connection. Another user's folders are never touched.
     """
     removed: list[str] = []
     candidates: list[os.DirEntry[str]] = []
@@ -67,24 +90,46 @@ def sweep_stale(base: str) -> list[str]:
     with contextlib.suppress(OSError), os.scandir(base) as entries:
         candidates = [entry for entry in entries if _OWNED.match(entry.name)]
     for entry in candidates:
-        owner = int(_OWNED.match(entry.name).group(1))  # type: ignore[union-attr]
         try:
-            mine = entry.stat(follow_symlinks=False).st_uid == os.getuid()
-            if not mine or not entry.is_dir(follow_symlinks=False):
-                continue
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if _alive(owner) or _answering(entry.path):
+        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode) or entry.path in _locks:
             continue
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(entry.path)
+        owner_gone = _owner_lock_free(entry.path)
+        if owner_gone is None:  # no lock file
+            owner = int(_OWNED.match(entry.name).group(1))  # type: ignore[union-attr]
+            young = time.time() - info.st_mtime < UNLOCKED_GRACE_SECONDS
+            owner_gone = not (young or _alive(owner) or _answering(entry.path))
+        if owner_gone:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
     return removed
+
+
+def _owner_lock_free(folder: str) -> bool | None:
+    """True when nobody holds ``folder``'s owner lock, False when someone does, None without a lock file."""
+    try:
+        descriptor = os.open(os.path.join(folder, OWNER_FILE), os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError:  # a symbolic link or something unreadable where the lock file should be: leave it
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # releases the lock just taken, if it was
+    return True
 
 
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # a number no process can have
         return False
     except PermissionError:
         return True

@@ -17,7 +17,6 @@ import asyncio
 import atexit
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -250,7 +249,7 @@ def private_ipc_prefix() -> str:
     global _ipc_folder
     if _ipc_folder is None or not os.path.isdir(_ipc_folder):
         _ipc_folder = ipc.new_ipc_folder()
-        atexit.register(shutil.rmtree, _ipc_folder, ignore_errors=True)
+        atexit.register(ipc.remove_ipc_folder, _ipc_folder)
     return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
 
 
