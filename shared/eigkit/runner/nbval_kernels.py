@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from queue import Empty
 from typing import Any
 
-from eigkit.runner.provisioner import naming_fork_provisioner, private_ipc_prefix
+from eigkit.runner.provisioner import draining_streams, naming_fork_provisioner, private_ipc_prefix
 
 _warm: contextlib.ExitStack | None = None
 POLL_SECONDS = 1.0  # how often a cell's wait for its reply checks that the kernel still lives
@@ -74,9 +74,13 @@ def pytest_configure(config: Any) -> None:
         class KitKernelManager(kernel.KernelManager):  # type: ignore[misc, valid-type, name-defined]
             """nbval's kernel manager: its connection file (the kernel's key) in the kit's private folder,
             swept if this process is killed, not loose in TMPDIR; its kernel spec (the current-environment
-            one included) naming the fork provisioner as ``eig run``'s do, where kernels are forked."""
+            one included) naming the fork provisioner as ``eig run``'s do, where kernels are forked; its
+            kernels pass on what a cell writes to its descriptors before the cell ends, as ``eig run``'s."""
 
             eig_kernel_files = True
+
+            def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+                return draining_streams(super().format_kernel_cmd(extra_arguments))
 
             def start_kernel(self, **kw: Any) -> None:
                 if not self.connection_file:

@@ -46,6 +46,7 @@ READY_WAIT_SECONDS = 30.0
 IOPUB_WAIT_SECONDS = 0.5
 EXIT_POLL_SECONDS = 0.01
 EXIT_WAIT_SECONDS = 5.0
+STREAMS_EXTENSION = "--IPKernelApp.extra_extensions=eigkit.runner.kernel_streams"
 
 
 def ipykernel_arguments(cmd: list[str]) -> list[str] | None:
@@ -54,6 +55,14 @@ def ipykernel_arguments(cmd: list[str]) -> list[str] | None:
         return None
     same_python = cmd[0] in _PYTHON_NAMES or os.path.abspath(cmd[0]) == os.path.abspath(sys.executable)
     return list(cmd[3:]) if same_python else None
+
+
+def draining_streams(cmd: list[str]) -> list[str]:
+    """``cmd`` loading :mod:`eigkit.runner.kernel_streams` into the kernel when it runs ipykernel in this
+    interpreter (where the kit is installed); other kernels' commands unchanged."""
+    if ipykernel_arguments(cmd) is None:
+        return cmd
+    return [*cmd, STREAMS_EXTENSION]
 
 
 class ForkProvisioner(LocalProvisioner):
@@ -291,6 +300,11 @@ class FastKernelManager(AsyncKernelManager):
     @default("kernel_spec_manager")
     def _default_kernel_spec_manager(self) -> KernelSpecManager:
         return ForkKernelSpecManager(data_dir=self.data_dir)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command, with what makes its descriptors' output reach its cells
+        (:func:`draining_streams`)."""
+        return draining_streams(super().format_kernel_cmd(extra_arguments))
 
     async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
         """Start the kernel with ``kernel_env`` (and a quiet debugger) on top of its environment, without the
