@@ -4,6 +4,7 @@ key)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -131,17 +132,18 @@ def test_a_folder_without_a_lock_goes_only_when_old_its_process_gone_and_its_soc
     live = private_tmp / f"eig-ipc-{os.getpid()}-live"
     being_made = private_tmp / f"eig-ipc-{dead}-new"  # made a moment ago, its lock not taken yet
     huge = private_tmp / "eig-ipc-99999999999999999999999-x"  # no process can have that number
+    zero = private_tmp / "eig-ipc-0-x"  # pid 0 would signal this process group: not a process of its own
     other = private_tmp / "eig-ipc-results"  # not a kit folder: no owner pid in its name
-    for folder in (stale, answering, live, being_made, huge, other):
+    for folder in (stale, answering, live, being_made, huge, zero, other):
         folder.mkdir()
         (folder / "kernel.json").write_text("{}")
-    for folder in (stale, answering, live, huge, other):
+    for folder in (stale, answering, live, huge, zero, other):
         _aged(folder)
     listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listening.bind(str(answering / "kernel-1"))
     listening.listen()
     try:
-        assert sorted(ipc.sweep_stale(str(private_tmp))) == sorted([str(stale), str(huge)])
+        assert sorted(ipc.sweep_stale(str(private_tmp))) == sorted([str(stale), str(huge), str(zero)])
     finally:
         listening.close()
     assert sorted(path.name for path in private_tmp.iterdir()) == sorted(
@@ -165,3 +167,92 @@ def test_a_lock_file_that_is_a_symbolic_link_keeps_the_folder(private_tmp: Path,
     _aged(folder)
     assert ipc.sweep_stale(str(private_tmp)) == []
     assert folder.is_dir() and target.is_file()
+
+
+def test_a_lock_file_that_is_a_fifo_keeps_the_folder_without_blocking_the_sweep(private_tmp: Path) -> None:
+    folder = private_tmp / f"eig-ipc-{_dead_pid()}-fifo"
+    folder.mkdir()
+    os.mkfifo(folder / ipc.OWNER_FILE)  # opening it for reading would wait for a writer for ever
+    _aged(folder)
+    sweep = f"from eigkit.runner import ipc; print(ipc.sweep_stale({str(private_tmp)!r}))"
+    swept = subprocess.run([sys.executable, "-c", sweep], capture_output=True, text=True, timeout=60)
+    assert swept.returncode == 0 and swept.stdout.strip() == "[]", swept.stderr
+    assert folder.is_dir()
+
+
+def test_a_folder_being_made_is_never_swept(private_tmp: Path) -> None:
+    """Its lock is taken under another name, then renamed: a folder never shows an unlocked .owner."""
+    folder = private_tmp / f"eig-ipc-{_dead_pid()}-making"
+    folder.mkdir()
+    (folder / f"{ipc.OWNER_FILE}-making").write_text("")  # between locking and renaming
+    assert ipc.sweep_stale(str(private_tmp)) == []
+    assert folder.is_dir()
+
+
+FORK_THEN_EXIT = """
+import os, sys
+from eigkit.runner import ipc, provisioner
+prefix = provisioner.private_ipc_prefix()
+folder = os.path.dirname(prefix)
+child = os.fork()
+if child == 0:  # a library's plain fork, whose child exits normally (atexit handlers run)
+    sys.exit(0)
+os.waitpid(child, 0)
+print(folder, os.path.isdir(folder), flush=True)
+"""
+
+
+def test_a_forked_child_neither_removes_its_parents_folder_nor_keeps_it_alive(private_tmp: Path) -> None:
+    env = os.environ | {"TMPDIR": str(private_tmp)}
+    ran = subprocess.run([sys.executable, "-c", FORK_THEN_EXIT], capture_output=True, text=True, env=env)
+    folder, exists = ran.stdout.split()
+    assert ran.returncode == 0 and exists == "True", ran.stderr  # the child's exit left it
+    assert not Path(folder).exists()  # the parent's exit removed it
+
+    # The parent killed, its forked child living on: the folder (its kernel keys) is swept all the same.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FORK_AND_STAY], stdout=subprocess.PIPE, text=True, env=env
+    )
+    folder, child = parent.stdout.readline().split()  # type: ignore[union-attr]
+    try:
+        parent.kill()
+        parent.wait()
+        assert ipc.sweep_stale(str(private_tmp)) == [folder]
+    finally:
+        os.kill(int(child), signal.SIGKILL)
+
+
+FORK_AND_STAY = """
+import os, time
+from eigkit.runner import provisioner
+folder = os.path.dirname(provisioner.private_ipc_prefix())
+child = os.fork()
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+print(folder, child, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_folder_without_a_lock_whose_socket_backlog_is_full_is_kept(private_tmp: Path) -> None:
+    folder = private_tmp / f"eig-ipc-{_dead_pid()}-busy"
+    folder.mkdir()
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(folder / "kernel-1"))
+    listening.listen(0)
+    waiting = []
+    try:
+        for _ in range(3):  # fill the backlog: the next connection is refused at once (EAGAIN)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(str(folder / "kernel-1"))
+            waiting.append(client)
+        _aged(folder)
+        assert ipc.sweep_stale(str(private_tmp)) == []
+    finally:
+        for client in waiting:
+            client.close()
+        listening.close()
+    assert folder.is_dir()

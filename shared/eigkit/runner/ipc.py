@@ -23,6 +23,7 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 
 SOCKET_PATH_MAX = 100  # bytes of a unix socket path, with a margin: Linux allows 107, macOS 103
 SOCKET_NAME_ROOM = 33  # what is added under the base folder: "/pymp-XXXXXXXX/listener-XXXXXXXX"
@@ -62,18 +63,36 @@ def new_ipc_folder() -> str:
             _swept.add(folder)
             sweep_stale(folder)
     made = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
-    descriptor = os.open(os.path.join(made, OWNER_FILE), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    # Locked under another name, then renamed: a sweep never meets an unlocked .owner of a live folder (it
+    # leaves a folder without one alone while it is young).
+    making = os.path.join(made, f"{OWNER_FILE}-making")
+    descriptor = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     fcntl.flock(descriptor, fcntl.LOCK_EX)
+    os.rename(making, os.path.join(made, OWNER_FILE))
     _locks[made] = descriptor
     return made
 
 
 def remove_ipc_folder(folder: str) -> None:
-    """Remove a folder made by :func:`new_ipc_folder` with everything in it, then release its lock."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Remove a folder made by :func:`new_ipc_folder` in this process with everything in it, then release its
+    lock; nothing for a folder this process did not make (a forked child's inherited exit handlers)."""
     descriptor = _locks.pop(folder, None)
-    if descriptor is not None:
-        os.close(descriptor)
+    if descriptor is None:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    os.close(descriptor)
+
+
+def _forget_parent_folders() -> None:
+    """In a forked child: the parent's folders are not the child's to remove, nor to keep alive (the lock
+    stays with the parent's own descriptor)."""
+    for descriptor in _locks.values():
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_folders)
 
 
 def sweep_stale(base: str) -> list[str]:
@@ -96,35 +115,53 @@ def sweep_stale(base: str) -> list[str]:
             continue
         if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode) or entry.path in _locks:
             continue
-        owner_gone = _owner_lock_free(entry.path)
-        if owner_gone is None:  # no lock file
-            owner = int(_OWNED.match(entry.name).group(1))  # type: ignore[union-attr]
-            young = time.time() - info.st_mtime < UNLOCKED_GRACE_SECONDS
-            owner_gone = not (young or _alive(owner) or _answering(entry.path))
-        if owner_gone:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.path)
+        with _owner_lock(entry.path) as owner_gone:  # held while the folder is removed
+            if owner_gone is None:  # no lock file
+                owner = int(_OWNED.match(entry.name).group(1))  # type: ignore[union-attr]
+                young = time.time() - info.st_mtime < UNLOCKED_GRACE_SECONDS
+                owner_gone = not (young or _alive(owner) or _answering(entry.path))
+            if owner_gone:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
     return removed
 
 
-def _owner_lock_free(folder: str) -> bool | None:
-    """True when nobody holds ``folder``'s owner lock, False when someone does, None without a lock file."""
-    try:
-        descriptor = os.open(os.path.join(folder, OWNER_FILE), os.O_RDONLY | os.O_NOFOLLOW)
+@contextlib.contextmanager
+def _owner_lock(folder: str) -> Iterator[bool | None]:
+    """Within it: True while this process holds ``folder``'s owner lock, found free and still the folder's
+    (its owner is gone); False when someone holds it or it is not a lock file; None without a lock file."""
+    path = os.path.join(folder, OWNER_FILE)
+    try:  # never blocks: not on a FIFO's open, not through a symbolic link
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return None
+        yield None
+        return
     except OSError:  # a symbolic link or something unreadable where the lock file should be: leave it
+        yield False
+        return
+    try:
+        yield _lock_free_and_current(descriptor, path)
+    finally:
+        os.close(descriptor)  # releases the lock, if it was taken
+
+
+def _lock_free_and_current(descriptor: int, path: str) -> bool:
+    """Take the lock of ``descriptor`` if free; True when taken and ``path`` is still that file (its owner
+    may have removed the folder, and released the lock, since it was opened)."""
+    opened = os.fstat(descriptor)
+    if not stat.S_ISREG(opened.st_mode):  # a FIFO, a device: not a kit lock file
         return False
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        current = os.lstat(path)
     except OSError:
         return False
-    finally:
-        os.close(descriptor)  # releases the lock just taken, if it was
-    return True
+    return (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # not a process of its own (0 signals this process group)
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,6 +182,8 @@ def _answering(folder: str) -> bool:
             try:
                 probe.settimeout(0.5)
                 probe.connect(path)
+                return True
+            except BlockingIOError:  # its backlog is full: someone listens
                 return True
             except OSError:
                 continue

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -251,15 +252,26 @@ class FastKernelClient(AsyncKernelClient):
 
 
 _ipc_folder: str | None = None
+_ipc_folder_making = threading.Lock()
 
 
 def private_ipc_prefix() -> str:
     """A unique absolute ipc socket prefix in a folder private to this process (removed at exit)."""
     global _ipc_folder
-    if _ipc_folder is None or not os.path.isdir(_ipc_folder):
-        _ipc_folder = ipc.new_ipc_folder()
-        atexit.register(ipc.remove_ipc_folder, _ipc_folder)
-    return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
+    with _ipc_folder_making:
+        if _ipc_folder is None or not os.path.isdir(_ipc_folder):
+            _ipc_folder = ipc.new_ipc_folder()
+            atexit.register(ipc.remove_ipc_folder, _ipc_folder)
+        return os.path.join(_ipc_folder, uuid.uuid4().hex[:12])
+
+
+def _forget_parent_folder() -> None:
+    """In a forked child: its kernels get a folder of its own (the parent removes its own when it exits)."""
+    global _ipc_folder, _ipc_folder_making
+    _ipc_folder, _ipc_folder_making = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parent_folder)
 
 
 def _is_devnull(stream: Any) -> bool:
