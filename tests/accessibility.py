@@ -92,6 +92,7 @@ class Browser:
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=on_fds_3_and_4, pass_fds=(3, 4),
+            env=os.environ | {"TMPDIR": str(profile)},  # its singleton folder goes with the profile
         )  # fmt: skip
         os.close(commands)
         os.close(replies)
