@@ -170,8 +170,10 @@ def test_a_kernel_dying_in_a_cell_fails_that_cell_at_once_not_at_the_cell_timeou
 
 
 # ipykernel passes what reaches file descriptor 2 on to the cell from a thread that reads a pipe: on a loaded
-# machine it is late, and the text went to no cell (1 suite run in 3). This makes it late every time (IPython
-# puts the stream's write method back when the cell ends; the next cell does it where IPython does not).
+# machine it is late, and the text went to no cell (1 suite run in 3). This makes it late every time: the
+# reader takes the text while the cell still runs (the cell sleeps, leaving it the GIL) and passes it on 0.5 s
+# later (IPython puts the stream's write method back when the cell ends; the next cell does it where IPython
+# does not).
 LATE_READER = """import os, sys, threading, time
 write = sys.stderr.write
 def late(text):
@@ -198,7 +200,8 @@ def test_what_a_cell_writes_to_file_descriptor_2_is_recorded_by_eig_run_and_chec
     from nbformat.v4 import new_code_cell, new_notebook
 
     root = make_workspace(tmp_path, {})
-    cell = f"{LATE_READER}\nos.write(2, 'écrit sur le descripteur 2\\n'.encode())\nprint('fin')"
+    written = "os.write(2, 'écrit sur le descripteur 2\\n'.encode())\ntime.sleep(0.1)"  # the reader takes it
+    cell = f"{LATE_READER}\n{written}\nprint('fin')"
     notebook = new_notebook(cells=[new_code_cell(cell), new_code_cell(ON_TIME_READER)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "notebooks" / "01-descripteur.ipynb")
@@ -207,6 +210,7 @@ def test_what_a_cell_writes_to_file_descriptor_2_is_recorded_by_eig_run_and_chec
     eig = [sys.executable, "-c", "from eigkit.cli import main; main()"]
     ran = subprocess.run([*eig, "run"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
+    assert "\x00" not in ran.stderr  # the kernels echo fd 2 here: nothing but what the cell wrote
     (executed,) = (root / "runs").glob("*/01-descripteur.ipynb")
     cells = nbformat.read(executed, as_version=4).cells
     assert [out.get("text") for out in cells[0].outputs if out.get("name") == "stderr"] == [

@@ -226,10 +226,13 @@ FORK_AND_STAY = """
 import os, time
 from eigkit.runner import provisioner
 folder = os.path.dirname(provisioner.private_ipc_prefix())
+started, up = os.pipe()
 child = os.fork()
-if child == 0:
+if child == 0:  # its at-fork handlers have run by now
+    os.write(up, b"1")
     time.sleep(60)
     os._exit(0)
+os.read(started, 1)
 print(folder, child, flush=True)
 time.sleep(60)
 """

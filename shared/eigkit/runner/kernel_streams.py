@@ -4,53 +4,69 @@
 ipykernel sends those descriptors into a pipe that a thread of its own reads and passes on to the cell's
 stream. Nothing waits for that thread when a cell ends: on a loaded machine it passes on late, and the text
 goes to no cell, or to the next one; ``eig run`` and ``eig check`` then disagree on a correct notebook. After
-each cell, this extension writes one mark byte into each pipe and waits until the reader thread has passed it
-on (at most :data:`WAIT_SECONDS`): all that the cell wrote before it has then been passed on too. The mark
-(a NUL byte) is taken out of the text; a NUL byte the cell itself writes to those descriptors is dropped.
+each cell, this extension waits (at most :data:`WAIT_SECONDS`) until the pipe is empty and the thread is back
+waiting to read it (Linux's ``/proc/self/task/<id>/syscall``): all the cell wrote has then been passed on.
+Elsewhere it waits until the pipe is empty only. Nothing is written into the pipe.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import platform
+import struct
 import sys
+import termios
 import threading
+import time
 from typing import Any
 
-MARK = "\x00"
-WAIT_SECONDS = 5.0  # a reader thread that has not passed the mark on by then is left to itself
+WAIT_SECONDS = 5.0  # a reader thread still busy by then (its terminal blocked...) is left to itself
+POLL_SECONDS = 0.002
+# The number of the read system call, as /proc/self/task/<id>/syscall shows it, by machine.
+READ_SYSCALL = {
+    "x86_64": 0, "amd64": 0, "aarch64": 63, "arm64": 63, "riscv64": 63,
+    "i386": 3, "i686": 3, "armv7l": 3, "ppc64le": 3, "ppc64": 3, "s390x": 3,
+}.get(platform.machine())  # fmt: skip
 
 
 class PipeDrain:
-    """Waits until ipykernel's reader thread of one stream has passed on all that was written before."""
+    """Waits until ipykernel's reader thread of one stream has passed on all that was written to it."""
 
     def __init__(self, stream: Any) -> None:
-        self.stream = stream
         self.reader: threading.Thread = stream.watch_fd_thread
+        self.pipe: int = stream._fid  # the read end
         self.descriptor: int = stream._original_stdstream_fd
-        self.pipe = _identity(self.descriptor)  # what the descriptor is while ipykernel watches it
-        self.passed = threading.Event()
-        self._write = stream.write
-        stream.write = self._write_without_mark  # the reader thread looks ``write`` up at every call
-
-    def _write_without_mark(self, text: str) -> int | None:
-        if MARK not in text or threading.current_thread() is not self.reader:
-            return self._write(text)
-        rest = text.replace(MARK, "")
-        written = self._write(rest) if rest else 0
-        self.passed.set()
-        return written
+        self.watched = _identity(self.descriptor)  # what the descriptor is while ipykernel watches it
+        self.syscall_file = f"/proc/self/task/{self.reader.native_id}/syscall"
 
     def wait(self, *_: Any) -> None:
-        """Send the mark through the pipe and wait until the reader has passed it on; nothing when the
-        descriptor no longer goes into the pipe (a cell redirected it) or the reader is gone."""
-        if not self.reader.is_alive() or _identity(self.descriptor) != self.pipe:
+        """Return once the pipe is empty and its reader waits on it; at once when the descriptor no longer
+        goes into the pipe (a cell redirected it) or the reader is gone."""
+        if not self.reader.is_alive() or _identity(self.descriptor) != self.watched:
             return
-        self.passed.clear()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (_unread(self.pipe) == 0 and self._reader_waits()) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+
+    def _reader_waits(self) -> bool:
+        """True when the reader thread is blocked reading the pipe (unknown without /proc: True)."""
+        if READ_SYSCALL is None:
+            return True
         try:
-            os.write(self.descriptor, MARK.encode())
+            with open(self.syscall_file) as file:
+                fields = file.read().split()
         except OSError:
-            return
-        self.passed.wait(WAIT_SECONDS)
+            return True
+        return len(fields) > 1 and fields[0] == str(READ_SYSCALL) and int(fields[1], 16) == self.pipe
+
+
+def _unread(pipe: int) -> int:
+    """How many bytes wait in ``pipe``."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(pipe, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 def _identity(descriptor: int) -> tuple[int, int] | None:
