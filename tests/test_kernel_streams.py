@@ -25,6 +25,10 @@ class WatchedStream:
     may_pass_on: threading.Event = field(default_factory=threading.Event)  # the reader is starved until set
     passed_on: list[str] = field(default_factory=list)
     watch_fd_thread: threading.Thread | None = None
+    flushes: int = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
 
     def write(self, text: str) -> None:
         self.may_pass_on.wait(30)
@@ -69,6 +73,44 @@ def test_no_wait_when_the_cell_has_sent_the_descriptor_elsewhere(stream: Watched
     threading.Timer(1.0, stream.may_pass_on.set).start()
     drain.wait()  # returns at once: waiting would have seen the reader pass "avant" on, a second later
     assert stream.passed_on == []
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="reads the reader thread's state in /proc")
+def test_a_reader_that_cannot_pass_on_is_waited_for_once_not_at_every_cell(
+    stream: WatchedStream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its copy to the kernel's terminal blocks (eig run piped into a pager, a paused terminal): the next
+    cells, printing nothing, must not each wait WAIT_SECONDS."""
+    monkeypatch.setattr(kernel_streams, "WAIT_SECONDS", 0.2)
+    drain = PipeDrain(stream)
+    looks = []
+    drained = drain._drained
+    monkeypatch.setattr(drain, "_drained", lambda: looks.append(1) or drained())
+    os.write(stream._original_stdstream_fd, b"beaucoup de texte\n")
+    drain.wait()  # the reader stays held: this wait gives up
+    assert drain.stuck and len(looks) > 1
+    looks.clear()
+    drain.wait()  # the next cell's: at once
+    assert looks == []
+    stream.may_pass_on.set()
+    while not drain._reader_waits():  # the reader is back: waits resume
+        threading.Event().wait(0.01)
+    drain.wait()
+    assert not drain.stuck and stream.passed_on == ["beaucoup de texte\n"]
+
+
+def test_the_stream_is_flushed_when_a_cell_replaced_it_in_sys(
+    stream: WatchedStream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ipykernel flushes sys.stdout and sys.stderr as a cell ends: a stream no longer there is flushed."""
+    stream.may_pass_on.set()
+    drain = PipeDrain(stream)
+    monkeypatch.setattr(sys, "stderr", stream)
+    drain.wait()
+    assert stream.flushes == 0  # ipykernel does it
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)  # as `sys.stderr = sys.stdout` in a cell
+    drain.wait()
+    assert stream.flushes == 1
 
 
 def test_only_streams_ipykernel_watches_are_drained(monkeypatch: pytest.MonkeyPatch) -> None:

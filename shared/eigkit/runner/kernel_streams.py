@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 WAIT_SECONDS = 5.0  # a reader thread still busy by then (its terminal blocked...) is left to itself
-POLL_SECONDS = 0.002
+POLL_SECONDS = 0.001
 # The number of the read system call, as /proc/self/task/<id>/syscall shows it, by machine.
 READ_SYSCALL = {
     "x86_64": 0, "amd64": 0, "aarch64": 63, "arm64": 63, "riscv64": 63,
@@ -39,15 +39,27 @@ class PipeDrain:
         self.descriptor: int = stream._original_stdstream_fd
         self.watched = _identity(self.descriptor)  # what the descriptor is while ipykernel watches it
         self.syscall_file = f"/proc/self/task/{self.reader.native_id}/syscall"
+        self.stream = stream
+        self.stuck = False  # the reader did not come back in WAIT_SECONDS (it cannot copy to its terminal)
 
     def wait(self, *_: Any) -> None:
-        """Return once the pipe is empty and its reader waits on it; at once when the descriptor no longer
-        goes into the pipe (a cell redirected it) or the reader is gone."""
+        """Return once the pipe is empty and its reader waits on it, then send what the stream holds if the
+        cell replaced it in ``sys`` (ipykernel then flushes the replacement only). Return at once when the
+        descriptor no longer goes into the pipe (a cell redirected it), when the reader is gone, or while a
+        reader that did not come back last time is still away."""
         if not self.reader.is_alive() or _identity(self.descriptor) != self.watched:
             return
+        if self.stuck and not self._reader_waits():
+            return
         deadline = time.monotonic() + WAIT_SECONDS
-        while not (_unread(self.pipe) == 0 and self._reader_waits()) and time.monotonic() < deadline:
+        while not (drained := self._drained()) and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
+        self.stuck = not drained
+        if self.stream is not sys.stdout and self.stream is not sys.stderr:
+            self.stream.flush()
+
+    def _drained(self) -> bool:
+        return _unread(self.pipe) == 0 and self._reader_waits()
 
     def _reader_waits(self) -> bool:
         """True when the reader thread is blocked reading the pipe (unknown without /proc: True)."""
