@@ -57,6 +57,7 @@ WARM_MODULES = (
     "matplotlib.backends.backend_agg",
     "matplotlib.backends.backend_svg",
     "pyarrow",
+    "eigkit.runner.kernel_streams",  # the extension every kit kernel loads (provisioner.draining_streams)
 )
 # Never warm: importing matplotlib_inline.backend_inline hooks figures into the IPython shell that exists
 # at import time; imported in the server (no shell yet), forked kernels would display no figure.

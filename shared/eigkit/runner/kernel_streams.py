@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import platform
 import struct
 import sys
 import termios
@@ -27,7 +26,7 @@ POLL_SECONDS = 0.001
 READ_SYSCALL = {
     "x86_64": 0, "amd64": 0, "aarch64": 63, "arm64": 63, "riscv64": 63,
     "i386": 3, "i686": 3, "armv7l": 3, "ppc64le": 3, "ppc64": 3, "s390x": 3,
-}.get(platform.machine())  # fmt: skip
+}.get(os.uname().machine)  # fmt: skip
 
 
 class PipeDrain:
