@@ -67,11 +67,15 @@ def test_check_without_any_run_says_what_to_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_check_passes_on_the_latest_run(shared_run: tuple[Path, Any]) -> None:
+def test_check_passes_on_the_latest_run(
+    shared_run: tuple[Path, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
     root, run = shared_run
     result = check(workspace=root)
     assert result.returncode == 0, result
     assert result.notebooks == [run.run_dir / "01-demo.ipynb"]
+    plugins = next(line for line in capfd.readouterr().out.splitlines() if line.startswith("plugins:"))
+    assert "nbval-" in plugins and "anyio" not in plugins  # anyio's plugin serves no notebook
 
 
 @pytest.mark.slow

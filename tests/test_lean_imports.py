@@ -68,6 +68,48 @@ def test_papermill_loads_without_its_s3_handler_and_says_so_if_asked() -> None:
     assert "boto3" in probe["s3"] and "pip install" in probe["s3"]
 
 
+HDFS_PROBE = """
+import json, sys, tempfile
+if sys.argv[1] == "pyarrow-first":
+    import pyarrow
+import eigkit.runner.lean_imports
+import papermill
+from papermill.iorw import HadoopFileSystem, papermill_io
+loaded = "pyarrow" in sys.modules
+try:
+    papermill_io.read("hdfs://namenode/notebook.ipynb")
+    said = ""
+except Exception as error:
+    said = f"{type(error).__name__}: {error}"
+import pyarrow as pa, pyarrow.parquet as pq
+with tempfile.TemporaryDirectory() as folder:
+    pq.write_table(pa.table({"dep": ["2A", "971"]}), folder + "/t.parquet")
+    read_back = pq.read_table(folder + "/t.parquet").column("dep").to_pylist()
+print(json.dumps({"pyarrow_with_papermill": loaded, "hdfs": said, "parquet": read_back,
+                  "real_handler": isinstance(HadoopFileSystem, type)}))
+"""
+
+
+def _hdfs_probe(mode: str) -> dict:
+    argv = [sys.executable, "-c", HDFS_PROBE, mode]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_papermill_loads_without_pyarrow_which_still_imports_after_and_before() -> None:
+    """pyarrow and numpy (0.3 s) stay out of the pool workers. papermill's hdfs:// handler, which the kit
+    never uses, is papermill's own stub for a missing pyarrow (it fails, with a TypeError of papermill's).
+    pyarrow imports as usual once papermill is loaded (parquet is written and read back), and a process that
+    imported pyarrow first gives papermill its real handler."""
+    lean = _hdfs_probe("papermill-first")
+    assert lean["pyarrow_with_papermill"] is False
+    assert lean["hdfs"].startswith("TypeError: missing_dependency_generator")
+    assert lean["parquet"] == ["2A", "971"] and lean["real_handler"] is False
+    usual = _hdfs_probe("pyarrow-first")
+    assert usual["real_handler"] is True and usual["parquet"] == ["2A", "971"]
+
+
 def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() -> None:
     """A spawned pool worker (macOS, Windows) imports eigkit.runner.pool first; eig lab starts JupyterLab
     through LAB_MAIN (jupyter-events imports jsonschema). Neither loads the grammar, and JupyterLab still

@@ -10,6 +10,11 @@
   ``s3`` extra brings it): 0.3 s in every process that imports papermill. The kit gives papermill local
   notebook paths only (S3 data goes through the kit's own cache), so ``papermill.s3`` is marked absent:
   papermill then keeps its "install boto3" stub for ``s3://`` paths, as when boto3 is not installed.
+- papermill imports pyarrow (and numpy with it) for its ``hdfs://`` handler: 0.3 s of CPU in every pool
+  worker, which otherwise needs neither. While ``papermill.iorw`` is being imported, and only then, pyarrow
+  is absent for it: papermill keeps its "install pyarrow" stub for ``hdfs://`` paths, which the kit never
+  gives it. pyarrow imports as usual before and after (parquet), and a process that already imported it
+  gives papermill the real handler.
 
 Nothing else changes. Import this module first in processes the kit owns (``eig``, pool workers,
 ``eig check``, ``eig lab``: :func:`run_module_code`).
@@ -17,10 +22,15 @@ Nothing else changes. Import this module first in processes the kit owns (``eig`
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import sys
+from collections.abc import Sequence
+from types import ModuleType
 
 SKIPPED = "rfc3987_syntax"
 PAPERMILL_S3 = "papermill.s3"
+PAPERMILL_IO = "papermill.iorw"  # imports pyarrow.fs for hdfs:// only
 
 
 def skip_unused_iri_checker() -> bool:
@@ -39,6 +49,33 @@ def skip_papermill_s3_handler() -> bool:
     return True
 
 
+class _NoPyarrowForPapermillIO(importlib.abc.MetaPathFinder):
+    """pyarrow is absent while :data:`PAPERMILL_IO` is being imported, and only then."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == "pyarrow" and _being_imported(PAPERMILL_IO):
+            raise ModuleNotFoundError(f"pyarrow skipped for {PAPERMILL_IO} (eigkit.runner.lean_imports)")
+        return None  # any other import goes on as usual
+
+
+def _being_imported(module: str) -> bool:
+    """True while ``module``'s code runs for its first import (importlib marks its spec meanwhile)."""
+    spec = getattr(sys.modules.get(module), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
+def skip_pyarrow_in_papermill_io() -> bool:
+    """Keep papermill's ``hdfs://`` handler from importing pyarrow; False when papermill's I/O module or
+    pyarrow is already imported (nothing to save)."""
+    if PAPERMILL_IO in sys.modules or "pyarrow" in sys.modules:
+        return False
+    if not any(isinstance(finder, _NoPyarrowForPapermillIO) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _NoPyarrowForPapermillIO())
+    return True
+
+
 def run_module_code(module: str) -> str:
     """Code for ``python -c``: ``python -m module`` with this module imported first (the lean imports), for
     the processes the kit starts (``eig check``'s pytest, ``eig lab``'s JupyterLab)."""
@@ -50,3 +87,4 @@ def run_module_code(module: str) -> str:
 
 skip_unused_iri_checker()
 skip_papermill_s3_handler()
+skip_pyarrow_in_papermill_io()
