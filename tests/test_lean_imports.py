@@ -110,6 +110,34 @@ def test_papermill_loads_without_pyarrow_which_still_imports_after_and_before() 
     assert usual["real_handler"] is True and usual["parquet"] == ["2A", "971"]
 
 
+NESTED_PROBE = """
+import pathlib, sys, tempfile
+import eigkit.runner.lean_imports
+folder = pathlib.Path(tempfile.mkdtemp())
+# a stand-in papermill whose I/O module imports pyarrow itself, then a module that imports pyarrow and pandas
+(folder / "papermill").mkdir()
+(folder / "papermill" / "__init__.py").write_text("")
+(folder / "papermill" / "iorw.py").write_text(
+    "try:\\n    from pyarrow.fs import HadoopFileSystem\\n    direct = 'imported'\\n"
+    "except ImportError:\\n    direct = 'skipped'\\nimport uses_pyarrow\\n"
+)
+(folder / "uses_pyarrow.py").write_text("import pyarrow\\nimport pandas\\n")
+sys.path.insert(0, str(folder))
+import papermill.iorw
+from pandas.compat import pyarrow as seen  # its pa_version_under* flags are all True when pyarrow is missing
+flags = [getattr(seen, name) for name in dir(seen) if name.startswith("pa_version_under")]
+print(papermill.iorw.direct, sys.modules["uses_pyarrow"].pyarrow.__name__, bool(flags) and not all(flags))
+"""
+
+
+def test_only_papermill_io_s_own_import_statement_goes_without_pyarrow() -> None:
+    """A module imported while papermill's I/O module runs (pandas, if it were) imports pyarrow as usual:
+    pandas would otherwise believe pyarrow missing for the whole process."""
+    run = subprocess.run([sys.executable, "-c", NESTED_PROBE], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["skipped", "pyarrow", "True"]
+
+
 def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() -> None:
     """A spawned pool worker (macOS, Windows) imports eigkit.runner.pool first; eig lab starts JupyterLab
     through LAB_MAIN (jupyter-events imports jsonschema). Neither loads the grammar, and JupyterLab still

@@ -11,8 +11,8 @@
   notebook paths only (S3 data goes through the kit's own cache), so ``papermill.s3`` is marked absent:
   papermill then keeps its "install boto3" stub for ``s3://`` paths, as when boto3 is not installed.
 - papermill imports pyarrow (and numpy with it) for its ``hdfs://`` handler: 0.3 s of CPU in every pool
-  worker, which otherwise needs neither. While ``papermill.iorw`` is being imported, and only then, pyarrow
-  is absent for it: papermill keeps its "install pyarrow" stub for ``hdfs://`` paths, which the kit never
+  worker, which otherwise needs neither. For that import statement of ``papermill.iorw``, and only for it,
+  pyarrow is absent: papermill keeps its "install pyarrow" stub for ``hdfs://`` paths, which the kit never
   gives it. pyarrow imports as usual before and after (parquet), and a process that already imported it
   gives papermill the real handler.
 
@@ -50,20 +50,25 @@ def skip_papermill_s3_handler() -> bool:
 
 
 class _NoPyarrowForPapermillIO(importlib.abc.MetaPathFinder):
-    """pyarrow is absent while :data:`PAPERMILL_IO` is being imported, and only then."""
+    """pyarrow is absent for the import statements of :data:`PAPERMILL_IO`'s own code, and only for them: a
+    module that papermill's import brings in imports pyarrow as usual (pandas would otherwise take pyarrow
+    for missing for the rest of the process)."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname == "pyarrow" and _being_imported(PAPERMILL_IO):
+        if fullname == "pyarrow" and _importer() == PAPERMILL_IO:
             raise ModuleNotFoundError(f"pyarrow skipped for {PAPERMILL_IO} (eigkit.runner.lean_imports)")
         return None  # any other import goes on as usual
 
 
-def _being_imported(module: str) -> bool:
-    """True while ``module``'s code runs for its first import (importlib marks its spec meanwhile)."""
-    spec = getattr(sys.modules.get(module), "__spec__", None)
-    return bool(getattr(spec, "_initializing", False))
+def _importer() -> str | None:
+    """The name of the module whose code asked for the import being resolved: the first frame outside
+    importlib's own machinery."""
+    frame = sys._getframe(2)  # skip find_spec's frame and this one
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    return None if frame is None else frame.f_globals.get("__name__")
 
 
 def skip_pyarrow_in_papermill_io() -> bool:
