@@ -139,14 +139,17 @@ def test_only_papermill_io_s_own_import_statement_goes_without_pyarrow() -> None
 
 
 def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() -> None:
-    """A spawned pool worker (macOS, Windows) imports eigkit.runner.pool first; eig lab starts JupyterLab
-    through LAB_MAIN (jupyter-events imports jsonschema). Neither loads the grammar, and JupyterLab still
+    """A spawned pool worker (macOS, Windows) imports eigkit.runner.pool first, a Dask worker
+    eigkit.runner.worker (its tasks' module); eig lab starts JupyterLab through LAB_MAIN (jupyter-events
+    imports jsonschema). None loads the grammar (nor, with papermill, boto3 and pyarrow), and JupyterLab still
     starts (``--version`` goes through its whole command line)."""
     from eigkit.runner.lab import LAB_MAIN
 
-    probe = "import sys, eigkit.runner.pool, papermill; print('lark' in sys.modules)"
-    spawned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert spawned.returncode == 0 and spawned.stdout.strip() == "False", spawned.stderr
+    for first in ("eigkit.runner.pool", "eigkit.runner.worker"):
+        loaded = "print(*(name in sys.modules for name in ('lark', 'boto3', 'pyarrow')))"
+        probe = f"import sys, {first}, papermill; {loaded}"
+        spawned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        assert spawned.returncode == 0 and spawned.stdout.split() == ["False"] * 3, (first, spawned)
     lab = subprocess.run([sys.executable, "-X", "importtime", "-c", LAB_MAIN, "--version"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert lab.returncode == 0, lab.stderr[-2000:]

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import eigkit.runner.lean_imports  # noqa: F401  (before papermill: a Dask worker imports this module first)
+
 START_TIMEOUT = 120  # seconds: kernels start slowly on busy machines ("Kernel didn't respond in 60 seconds")
 
 
