@@ -36,9 +36,8 @@ def gitlab_commands(workspace: Path) -> list[str]:
 
 
 def linked_venv(folder: Path) -> Path:
-    """A virtual environment whose interpreter also sees the test environment's packages, pip included (the
-    same pip that ``venv`` would copy in, 3.7 CPU-s later): pip installs into the environment it runs in."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    """A virtual environment whose interpreter also sees the test environment's packages."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
     purelib = next(folder.glob("lib/python*/site-packages"))
     (purelib / "_test_env.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
     return folder / "bin"
