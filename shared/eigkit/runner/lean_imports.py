@@ -12,12 +12,12 @@
   papermill then keeps its "install boto3" stub for ``s3://`` paths, as when boto3 is not installed.
 - papermill imports pyarrow (and numpy with it) for its ``hdfs://`` handler: 0.3 s of CPU in every pool
   worker, which otherwise needs neither. For that import statement of ``papermill.iorw``, and only for it,
-  pyarrow is absent: papermill keeps its "install pyarrow" stub for ``hdfs://`` paths, which the kit never
-  gives it. pyarrow imports as usual before and after (parquet), and a process that already imported it
-  gives papermill the real handler.
+  pyarrow is absent: papermill keeps the stub it has for a missing pyarrow on ``hdfs://`` paths, which the
+  kit never gives it. pyarrow imports as usual before and after (parquet), and a process that already
+  imported it gives papermill the real handler.
 
-Nothing else changes. Import this module first in processes the kit owns (``eig``, pool workers,
-``eig check``, ``eig lab``: :func:`run_module_code`).
+Nothing else changes. Import this module first in processes the kit owns (``eig``, pool workers, Dask
+workers through ``worker.py``, ``eig check``, ``eig lab``: :func:`run_module_code`).
 """
 
 from __future__ import annotations
