@@ -29,10 +29,15 @@ print(json.dumps({"errors": errors, "grammar_loaded": loaded, "formats": formats
 """
 
 
+def python_output(code: str, *args: str) -> str:
+    """What ``python -c code args`` prints in a new process (the test fails with its stderr if it fails)."""
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 def _probe(mode: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(python_output(PROBE, mode))
 
 
 def test_validation_is_unchanged_and_only_the_iri_formats_go() -> None:
@@ -61,9 +66,7 @@ print(json.dumps({"boto3": "boto3" in sys.modules, "s3": said}))
 def test_papermill_loads_without_its_s3_handler_and_says_so_if_asked() -> None:
     """boto3 (0.3 s) stays unloaded in the kit's processes; papermill itself still works on local paths (every
     run test) and says what to install for an s3:// notebook, which the kit never gives it."""
-    run = subprocess.run([sys.executable, "-c", PAPERMILL_PROBE], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    probe = json.loads(run.stdout)
+    probe = json.loads(python_output(PAPERMILL_PROBE))
     assert probe["boto3"] is False
     assert "boto3" in probe["s3"] and "pip install" in probe["s3"]
 
@@ -91,10 +94,7 @@ print(json.dumps({"pyarrow_with_papermill": loaded, "hdfs": said, "parquet": rea
 
 
 def _hdfs_probe(mode: str) -> dict:
-    argv = [sys.executable, "-c", HDFS_PROBE, mode]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return json.loads(python_output(HDFS_PROBE, mode))
 
 
 def test_papermill_loads_without_pyarrow_which_still_imports_after_and_before() -> None:
@@ -133,9 +133,7 @@ print(papermill.iorw.direct, sys.modules["uses_pyarrow"].pyarrow.__name__, bool(
 def test_only_papermill_io_s_own_import_statement_goes_without_pyarrow() -> None:
     """A module imported while papermill's I/O module runs (pandas, if it were) imports pyarrow as usual:
     pandas would otherwise believe pyarrow missing for the whole process."""
-    run = subprocess.run([sys.executable, "-c", NESTED_PROBE], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["skipped", "pyarrow", "True"]
+    assert python_output(NESTED_PROBE).split() == ["skipped", "pyarrow", "True"]
 
 
 def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() -> None:
