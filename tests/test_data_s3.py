@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -264,6 +266,22 @@ def test_the_s3_endpoint_variable_wins_and_onyxia_hosts_get_https(s3, s3_endpoin
     assert storage.endpoint_url() == "https://minio.lab.sspcloud.fr"
 
 
+def test_renewed_credentials_get_a_new_mirror_and_the_old_one_is_let_go(s3, monkeypatch):
+    """One mirror per environment, kept while it stays the same; renewed credentials (SSP Cloud renews them
+    every few hours) get a new one and the previous S3 client is freed, not kept for the kernel's life."""
+    first = storage.mirror()
+    assert storage.mirror() is first
+    first.files(data_cache_dir())  # its S3 client is made and used
+    gone = weakref.ref(first)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "jeton-renouvele")
+    renewed = storage.mirror()
+    assert renewed is not first and storage.mirror() is renewed
+    del first
+    gc.collect()
+    assert gone() is None, "the mirror of the expired credentials is still referenced"
+    assert renewed.files(data_cache_dir()) == []
+
+
 def test_the_temporary_credentials_are_the_ones_sent(s3, monkeypatch):
     """SSP Cloud's credentials are temporary: key, secret and AWS_SESSION_TOKEN must all reach the server."""
     seen: list[dict[str, str]] = []
@@ -291,7 +309,7 @@ def test_the_temporary_credentials_are_the_ones_sent(s3, monkeypatch):
 
 def test_without_the_extra_the_error_says_which_to_install(s3, monkeypatch):
     monkeypatch.setitem(sys.modules, "s3fs", None)  # import s3fs raises ImportError
-    monkeypatch.setattr(storage, "_MIRRORS", {})
+    monkeypatch.setattr(storage, "_current", None)
     with pytest.raises(data.DataError, match=r"s3://defi-eig/cache/donnees: .*`s3` extra.*eig-kit\[s3\]"):
         data.load("baac.lieux", year=2018, source="cache")
 

@@ -178,17 +178,21 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError,)
 
 
-_MIRRORS: dict[tuple[str | None, ...], Mirror] = {}
+_current: tuple[tuple[str | None, ...], Mirror] | None = None  # the mirror of the last environment seen
 
 
 def mirror() -> Mirror:
-    """The mirror of the current cache: :class:`NoMirror` for a local ``EIG_DATA_DIR``, else the (reused)
-    :class:`S3Mirror` for the URL, endpoint and credentials in the environment."""
+    """The mirror of the current cache: :class:`NoMirror` for a local ``EIG_DATA_DIR``, else the
+    :class:`S3Mirror` for the URL, endpoint and credentials in the environment, reused while they stay the
+    same. Only that one is kept: when they change (SSP Cloud's temporary credentials are renewed every few
+    hours), the previous mirror and its S3 client (the S3 API model, some megabytes) are let go."""
+    global _current
     url = data_store_url()
     if url is None:
         return NoMirror()
     root = data_cache_dir()
     key = (url, str(root), endpoint_url(), *(os.environ.get(name) for name in CREDENTIAL_ENVS))
-    if key not in _MIRRORS:
-        _MIRRORS[key] = S3Mirror(url, root)
-    return _MIRRORS[key]
+    if _current is None or _current[0] != key:
+        _current = None  # the old client goes before the new one is made, not after
+        _current = (key, S3Mirror(url, root))
+    return _current[1]
