@@ -3,6 +3,7 @@ config (nothing written under ``$HOME``); make a throw-away git copy of the kit.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import shutil
@@ -39,6 +40,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None  # pytest-xdist's own hook reads it
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores + 1
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    """Collecting imports every test module and what they import: about 300,000 objects that live until the
+    end. The garbage collector is off meanwhile (it would walk the growing heap again and again: collecting
+    took 3.8 CPU-s per process instead of 2.4), and they are frozen after it (``gc.freeze``), so that a full
+    collection during the tests walks only what the tests made. Measured with the S3 mirror fix of the same
+    day, alternating before/after on 2 cores: the workers spent 2.8-2.9 s in the collector instead of
+    7.6-7.7 s, and the session ended 0.6-2.0 s after the last test instead of 5.1-5.3 s."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def write_cookiecutter_config(folder: Path) -> Path:
