@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -280,6 +282,19 @@ def test_renewed_credentials_get_a_new_mirror_and_the_old_one_is_let_go(s3, monk
     gc.collect()
     assert gone() is None, "the mirror of the expired credentials is still referenced"
     assert renewed.files(data_cache_dir()) == []
+
+
+def test_threads_asking_at_once_share_one_mirror(s3):
+    """The years of one load are pulled in parallel threads: they get one mirror, not one S3 client each."""
+    start = threading.Barrier(8)
+
+    def ask(_: int) -> storage.Mirror:
+        start.wait()
+        return storage.mirror()
+
+    with ThreadPoolExecutor(8) as pool:
+        mirrors = list(pool.map(ask, range(8)))
+    assert len({id(found) for found in mirrors}) == 1
 
 
 def test_the_temporary_credentials_are_the_ones_sent(s3, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -179,6 +180,7 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 
 
 _current: tuple[tuple[str | None, ...], Mirror] | None = None  # the mirror of the last environment seen
+_current_lock = threading.Lock()  # the years of one load are pulled in threads: one mirror for them all
 
 
 def mirror() -> Mirror:
@@ -192,7 +194,7 @@ def mirror() -> Mirror:
         return NoMirror()
     root = data_cache_dir()
     key = (url, str(root), endpoint_url(), *(os.environ.get(name) for name in CREDENTIAL_ENVS))
-    if _current is None or _current[0] != key:
-        _current = None  # the old client goes before the new one is made, not after
-        _current = (key, S3Mirror(url, root))
-    return _current[1]
+    with _current_lock:
+        if _current is None or _current[0] != key:
+            _current = (key, S3Mirror(url, root))  # no request yet: the client connects at first use
+        return _current[1]
