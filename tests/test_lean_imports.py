@@ -145,9 +145,7 @@ def test_every_process_the_kit_starts_before_nbformat_skips_the_iri_grammar() ->
 
     for first in ("eigkit.runner.pool", "eigkit.runner.worker"):
         loaded = "print(*(name in sys.modules for name in ('lark', 'boto3', 'pyarrow')))"
-        probe = f"import sys, {first}, papermill; {loaded}"
-        spawned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-        assert spawned.returncode == 0 and spawned.stdout.split() == ["False"] * 3, (first, spawned)
+        assert python_output(f"import sys, {first}, papermill; {loaded}").split() == ["False"] * 3, first
     lab = subprocess.run([sys.executable, "-X", "importtime", "-c", LAB_MAIN, "--version"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert lab.returncode == 0, lab.stderr[-2000:]
